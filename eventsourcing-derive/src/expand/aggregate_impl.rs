@@ -1,0 +1,381 @@
+//! `#[aggregate]` on an impl block: each `#[created]`/`#[event]` method becomes a public method
+//! that records its event and a hidden `__{method}_body` that applies it; then the event enum
+//! and the `Aggregate` impl.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{
+    parse_quote, Block, ExprStruct, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, Path,
+};
+
+use super::aggregate_struct::META_FIELD;
+use super::event_enum::{self, Topics};
+use super::{fallback_impl, runtime_path};
+use crate::ast::{AggregateImpl, Kind};
+use crate::attr::ImplArgs;
+use crate::check::{self, Event, Model};
+use crate::Errors;
+
+pub(crate) fn aggregate_impl(args: TokenStream, item: ItemImpl) -> TokenStream {
+    let mut errors = Errors::new();
+    let args = ImplArgs::parse(args, &mut errors);
+    let krate = runtime_path(args.krate.as_ref());
+    let input = AggregateImpl::from_item(item, args, &mut errors);
+    let model = check::check(&input, &mut errors);
+    match model {
+        Some(model) if errors.is_empty() => expand(&krate, &input, &model),
+        _ => fallback(&krate, &input, &mut errors),
+    }
+}
+
+/// The impl block without our attributes, constructor bodies completed, after the errors.
+fn fallback(krate: &TokenStream, input: &AggregateImpl, errors: &mut Errors) -> TokenStream {
+    let mut item = input.item.clone();
+    if let Some(struct_ident) = check::struct_ident(input, &mut Errors::new()) {
+        for (method, &slot) in input.methods.iter().zip(&input.slots) {
+            if method.kind == Kind::Created {
+                if let ImplItem::Fn(f) = &mut item.items[slot] {
+                    complete_struct_exprs(krate, &struct_ident, &mut f.block);
+                }
+            }
+        }
+    }
+    fallback_impl(errors.to_compile_errors(), &item)
+}
+
+fn expand(krate: &TokenStream, input: &AggregateImpl, model: &Model) -> TokenStream {
+    let struct_ident = &model.struct_ident;
+    let enum_ident = format_ident!("{}Event", struct_ident);
+    let topics = Topics::new(model);
+
+    // The impl block, with each event method split in two.
+    let mut item = input.item.clone();
+    let mut replacements: Vec<(usize, Vec<ImplItem>)> = Vec::new();
+    for event in std::iter::once(&model.created).chain(&model.events) {
+        let methods = match event.kind {
+            Kind::Created => created_methods(krate, model, event, &enum_ident),
+            Kind::Event => event_methods(krate, event, &enum_ident),
+        };
+        replacements.push((event.slot, methods));
+    }
+    replacements.sort_by_key(|(slot, _)| std::cmp::Reverse(*slot));
+    for (slot, methods) in replacements {
+        item.items.splice(slot..=slot, methods);
+    }
+
+    let event_enum = event_enum::expand(krate, model, &enum_ident, &topics);
+    let aggregate_impl = aggregate_trait_impl(krate, model, &enum_ident, &topics);
+
+    quote! {
+        #item
+
+        #event_enum
+
+        const _: () = {
+            #aggregate_impl
+        };
+    }
+}
+
+/// The hidden method that holds a `#[created]`/`#[event]` method's original body.
+fn body_ident(event: &Event) -> Ident {
+    format_ident!("__{}_body", event.method.sig.ident)
+}
+
+/// The method's arguments as the public signature declares them: `mut` bindings are only
+/// needed by the body, which keeps them.
+fn public_signature(method: &ImplItemFn) -> syn::Signature {
+    let mut sig = method.sig.clone();
+    for arg in &mut sig.inputs {
+        if let FnArg::Typed(typed) = arg {
+            if let Pat::Ident(p) = &mut *typed.pat {
+                p.mutability = None;
+            }
+        }
+    }
+    sig
+}
+
+/// The argument names, in order, as the body method takes them.
+fn argument_idents(method: &ImplItemFn) -> Vec<Ident> {
+    method
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(typed) => match &*typed.pat {
+                Pat::Ident(p) => Some(p.ident.clone()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// The event payload built from the method's arguments (cloned: the body consumes them).
+fn payload(event: &Event, enum_ident: &Ident) -> TokenStream {
+    let variant = &event.variant;
+    let fields = event.fields.iter().map(|field| {
+        let ident = &field.ident;
+        quote_spanned!(field.ty.span()=> #ident: ::core::clone::Clone::clone(&#ident))
+    });
+    quote!(#enum_ident::#variant { #(#fields),* })
+}
+
+/// The hidden body method: the user's method under another name, unchanged.
+fn body_method(event: &Event, block: Block) -> ImplItem {
+    let mut method = event.method.clone();
+    method.sig.ident = body_ident(event);
+    method.vis = syn::Visibility::Inherited;
+    let mut attrs: Vec<syn::Attribute> = vec![parse_quote!(#[doc(hidden)])];
+    attrs.extend(method.attrs.iter().filter(|a| !a.path().is_ident("doc")).cloned());
+    if !attrs.iter().any(|a| a.path().is_ident("inline")) {
+        attrs.push(parse_quote!(#[inline]));
+    }
+    method.attrs = attrs;
+    method.block = block;
+    ImplItem::Fn(method)
+}
+
+fn created_methods(
+    krate: &TokenStream,
+    model: &Model,
+    event: &Event,
+    enum_ident: &Ident,
+) -> Vec<ImplItem> {
+    let method = &event.method;
+    let attrs = &method.attrs;
+    let vis = &method.vis;
+    let sig = public_signature(method);
+    let body = body_ident(event);
+    let args = argument_idents(method);
+    let payload = payload(event, enum_ident);
+
+    let id = if let Some(id) = &event.id_param {
+        quote!(#id)
+    } else if let Some(create_id) = &model.create_id {
+        let args = create_id.args.iter().map(|(ident, by_ref)| {
+            if *by_ref {
+                quote!(&#ident)
+            } else {
+                quote!(::core::clone::Clone::clone(&#ident))
+            }
+        });
+        quote!(Self::create_id(#(#args),*))
+    } else {
+        quote!(#krate::__private::new_id())
+    };
+
+    let public: ImplItemFn = parse_quote! {
+        #(#attrs)*
+        #vis #sig {
+            let __originator_id = #id;
+            #krate::__private::create::<Self, _>(
+                __originator_id,
+                #payload,
+                move || Self::#body(#(#args),*),
+            )
+        }
+    };
+    let mut block = method.block.clone();
+    complete_struct_exprs(krate, &model.struct_ident, &mut block);
+    vec![ImplItem::Fn(public), body_method(event, block)]
+}
+
+fn event_methods(krate: &TokenStream, event: &Event, enum_ident: &Ident) -> Vec<ImplItem> {
+    let method = &event.method;
+    let attrs = &method.attrs;
+    let vis = &method.vis;
+    let sig = public_signature(method);
+    let body = body_ident(event);
+    let args = argument_idents(method);
+    let payload = payload(event, enum_ident);
+
+    let public: ImplItemFn = parse_quote! {
+        #(#attrs)*
+        #vis #sig {
+            #krate::__private::trigger(
+                self,
+                #payload,
+                move |__aggregate: &mut Self| __aggregate.#body(#(#args),*),
+            )
+        }
+    };
+    vec![ImplItem::Fn(public), body_method(event, method.block.clone())]
+}
+
+/// Adds the hidden metadata field to every `Self { .. }` / `Dog { .. }` expression of a
+/// constructor body, so that users build their state with an ordinary struct expression.
+fn complete_struct_exprs(krate: &TokenStream, struct_ident: &Ident, block: &mut Block) {
+    struct Completer<'a> {
+        krate: &'a TokenStream,
+        struct_ident: &'a Ident,
+    }
+    impl VisitMut for Completer<'_> {
+        fn visit_expr_struct_mut(&mut self, expr: &mut ExprStruct) {
+            syn::visit_mut::visit_expr_struct_mut(self, expr);
+            let names_struct = expr.qself.is_none()
+                && (expr.path.is_ident("Self") || expr.path.is_ident(self.struct_ident));
+            if names_struct && expr.rest.is_none() {
+                let field = Ident::new(META_FIELD, expr.path.span());
+                let krate = self.krate;
+                if !expr.fields.empty_or_trailing() {
+                    expr.fields.push_punct(Default::default());
+                }
+                expr.fields.push(parse_quote!(
+                    #field: <#krate::domain::AggregateMeta<Self> as ::core::default::Default>::default()
+                ));
+            }
+        }
+
+        // Closures and nested items may build other values; struct expressions inside them
+        // that name the aggregate still need the field, so keep visiting.
+    }
+    Completer {
+        krate,
+        struct_ident,
+    }
+    .visit_block_mut(block);
+}
+
+/// Upcast paths written as `Self::f` refer to the aggregate, also where `Self` is the enum.
+pub(super) fn upcaster_paths(model: &Model, paths: &[Path]) -> Vec<Path> {
+    paths
+        .iter()
+        .map(|path| {
+            let mut path = path.clone();
+            if let Some(first) = path.segments.first_mut() {
+                if first.ident == "Self" {
+                    first.ident = model.struct_ident.clone();
+                }
+            }
+            path
+        })
+        .collect()
+}
+
+fn aggregate_trait_impl(
+    krate: &TokenStream,
+    model: &Model,
+    enum_ident: &Ident,
+    topics: &Topics,
+) -> TokenStream {
+    let struct_ident = &model.struct_ident;
+    let name = struct_ident.to_string();
+    let topic = &topics.aggregate;
+
+    let initial_version = model
+        .initial_version
+        .as_ref()
+        .map(|v| quote!(const INITIAL_VERSION: u64 = #v;));
+    let class_version = (model.version > 1).then(|| {
+        let version = model.version;
+        let upcasters = upcaster_paths(model, &model.upcast);
+        quote! {
+            const CLASS_VERSION: u32 = #version;
+
+            fn upcast_state(
+                from_version: u32,
+                state: &mut #krate::__private::StateMap,
+            ) -> ::core::result::Result<(), #krate::domain::DomainError> {
+                #krate::__private::upcast_state::<Self>(
+                    from_version,
+                    state,
+                    &[#(#upcasters as #krate::__private::Upcaster),*],
+                )
+            }
+        }
+    });
+
+    // Replaying the created event runs the constructor body again.
+    let created = &model.created;
+    let created_variant = &created.variant;
+    let created_name = created_variant.to_string();
+    let created_fields = created.fields.iter().map(|f| &f.ident);
+    let created_body = body_ident(created);
+    let created_args = argument_idents(&created.method).into_iter().map(|arg| {
+        if created.id_param.as_ref() == Some(&arg) {
+            quote!(__originator_id)
+        } else {
+            quote!(#arg)
+        }
+    });
+
+    // Replaying a subsequent event runs its method body again.
+    let apply_arms = model.events.iter().map(|event| {
+        let variant = &event.variant;
+        let name = variant.to_string();
+        let fields = event.fields.iter().map(|f| &f.ident);
+        let body = body_ident(event);
+        let args = argument_idents(&event.method);
+        quote! {
+            #enum_ident::#variant { #(#fields),* } => #krate::__private::applied::<Self, _>(
+                #name,
+                self.#body(#(#args),*),
+            ),
+        }
+    });
+
+    quote! {
+        impl #krate::domain::Aggregate for #struct_ident {
+            type Event = #enum_ident;
+
+            const NAME: &'static str = #name;
+            const TOPIC: &'static str = #topic;
+            #initial_version
+            #class_version
+
+            fn meta(&self) -> &#krate::domain::AggregateMeta<Self> {
+                #krate::__private::AggregateStruct::__meta(self)
+            }
+
+            fn meta_mut(&mut self) -> &mut #krate::domain::AggregateMeta<Self> {
+                #krate::__private::AggregateStruct::__meta_mut(self)
+            }
+
+            #[allow(unreachable_patterns, unused_variables)]
+            fn construct(
+                __originator_id: #krate::__private::uuid::Uuid,
+                event: #enum_ident,
+            ) -> ::core::result::Result<Self, #krate::domain::ApplyError> {
+                match event {
+                    #enum_ident::#created_variant { #(#created_fields),* } => {
+                        #krate::__private::constructed::<Self, _>(
+                            #created_name,
+                            Self::#created_body(#(#created_args),*),
+                        )
+                    }
+                    other => ::core::result::Result::Err(#krate::__private::not_created_event::<Self>(
+                        #krate::domain::AggregateEvent::name(&other),
+                    )),
+                }
+            }
+
+            fn apply(
+                &mut self,
+                event: #enum_ident,
+            ) -> ::core::result::Result<(), #krate::domain::ApplyError> {
+                match event {
+                    #enum_ident::#created_variant { .. } => ::core::result::Result::Err(
+                        #krate::__private::created_event_on_existing::<Self>(#created_name),
+                    ),
+                    #(#apply_arms)*
+                }
+            }
+
+            fn snapshot_state(
+                &self,
+            ) -> ::core::result::Result<#krate::__private::StateMap, #krate::domain::DomainError> {
+                #krate::__private::AggregateStruct::__snapshot_state(self)
+            }
+
+            fn restore_state(
+                state: #krate::__private::StateMap,
+            ) -> ::core::result::Result<Self, #krate::domain::DomainError> {
+                <Self as #krate::__private::AggregateStruct>::__restore_state(state)
+            }
+        }
+    }
+}
