@@ -2,6 +2,10 @@
 #![doc = include_str!("../../README.md")]
 
 pub mod domain;
+pub mod persistence;
+pub mod popo;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -1,0 +1,293 @@
+//! The [`Mapper`]: domain events and snapshots to stored events, and back.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::cipher::Cipher;
+use super::compressor::Compressor;
+use super::error::PersistenceError;
+use super::stored::StoredEvent;
+use super::transcoder::{JsonTranscoder, Transcoder};
+use crate::domain::{AggregateEvent, DomainEvent, EventState, EventStateSeed, Snapshot};
+
+/// The topic stored with snapshots (the reference library's `Snapshot` class).
+pub const SNAPSHOT_TOPIC: &str = "eventsourcing.domain:Snapshot";
+
+/// Turns domain events and snapshots into [`StoredEvent`]s and back.
+///
+/// Writing: serialise the state with the transcoder, then compress (if a compressor is set),
+/// then encrypt (if a cipher is set). Reading reverses the steps, resolves the topic to the
+/// right event type, and upcasts state stored by older versions of that type.
+///
+/// ```
+/// use eventsourcing::prelude::*;
+/// use eventsourcing::persistence::{AesCipher, Mapper, ZlibCompressor};
+///
+/// #[aggregate]
+/// pub struct World {
+///     history: Vec<String>,
+/// }
+///
+/// #[aggregate]
+/// impl World {
+///     #[created]
+///     pub fn create() -> Self {
+///         World { history: Vec::new() }
+///     }
+///
+///     #[event("SomethingHappened")]
+///     pub fn make_it_so(&mut self, what: String) {
+///         self.history.push(what);
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let key = AesCipher::create_key(32)?;
+/// let mapper = Mapper::default()
+///     .with_compressor(ZlibCompressor::default())
+///     .with_cipher(AesCipher::new(&key)?);
+///
+/// let mut world = World::create();
+/// world.make_it_so("dinosaurs".into());
+/// let events = world.collect_events();
+/// let stored = mapper.from_domain_event(&events[1])?;
+/// assert!(!String::from_utf8_lossy(&stored.state).contains("dinosaurs"));
+///
+/// let event: DomainEvent<WorldEvent> = mapper.to_domain_event(&stored)?;
+/// assert_eq!(event, events[1]);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Mapper<T: Transcoder = JsonTranscoder> {
+    transcoder: T,
+    compressor: Option<Arc<dyn Compressor>>,
+    cipher: Option<Arc<dyn Cipher>>,
+}
+
+impl Default for Mapper<JsonTranscoder> {
+    fn default() -> Self {
+        Mapper::new(JsonTranscoder)
+    }
+}
+
+impl<T: Transcoder> fmt::Debug for Mapper<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mapper")
+            .field("transcoder", &std::any::type_name::<T>())
+            .field("compressed", &self.compressor.is_some())
+            .field("encrypted", &self.cipher.is_some())
+            .finish()
+    }
+}
+
+/// A snapshot's stored state: when it was taken, the aggregate's topic, its state.
+#[derive(Serialize, Deserialize)]
+struct SnapshotState<'a> {
+    timestamp: DateTime<Utc>,
+    #[serde(borrow)]
+    topic: Cow<'a, str>,
+    state: Map<String, Value>,
+}
+
+impl<T: Transcoder> Mapper<T> {
+    /// A mapper with the given transcoder, no compression and no encryption.
+    pub fn new(transcoder: T) -> Self {
+        Mapper {
+            transcoder,
+            compressor: None,
+            cipher: None,
+        }
+    }
+
+    /// Compresses stored state with `compressor`.
+    pub fn with_compressor(self, compressor: impl Compressor + 'static) -> Self {
+        self.with_shared_compressor(Some(Arc::new(compressor)))
+    }
+
+    /// Encrypts stored state with `cipher`.
+    pub fn with_cipher(self, cipher: impl Cipher + 'static) -> Self {
+        self.with_shared_cipher(Some(Arc::new(cipher)))
+    }
+
+    /// Sets (or removes) the compressor.
+    pub fn with_shared_compressor(mut self, compressor: Option<Arc<dyn Compressor>>) -> Self {
+        self.compressor = compressor;
+        self
+    }
+
+    /// Sets (or removes) the cipher.
+    pub fn with_shared_cipher(mut self, cipher: Option<Arc<dyn Cipher>>) -> Self {
+        self.cipher = cipher;
+        self
+    }
+
+    /// The transcoder.
+    pub fn transcoder(&self) -> &T {
+        &self.transcoder
+    }
+
+    /// Whether stored state is compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.compressor.is_some()
+    }
+
+    /// Whether stored state is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    /// A domain event as a stored event.
+    pub fn from_domain_event<E: AggregateEvent>(
+        &self,
+        event: &DomainEvent<E>,
+    ) -> Result<StoredEvent, PersistenceError> {
+        let state = EventState {
+            timestamp: &event.timestamp,
+            payload: &event.payload,
+        };
+        let topic = event.payload.topic();
+        let plain = self
+            .transcoder
+            .encode(&state)
+            .map_err(|e| PersistenceError::Encode {
+                what: format!("an event of topic {topic:?}"),
+                source: e.0,
+            })?;
+        Ok(StoredEvent {
+            originator_id: event.originator_id,
+            originator_version: event.originator_version,
+            topic: topic.to_string(),
+            state: self.seal(plain)?,
+        })
+    }
+
+    /// A stored event (or notification) as a domain event of the aggregate whose events `E`
+    /// are. A topic that is not one of `E`'s is [`PersistenceError::UnknownTopic`]; damaged or
+    /// undecryptable state is an error too, never a panic.
+    pub fn to_domain_event<E: AggregateEvent>(
+        &self,
+        stored: &StoredEvent,
+    ) -> Result<DomainEvent<E>, PersistenceError> {
+        if !E::has_topic(&stored.topic) {
+            return Err(unknown_topic::<E>(&stored.topic));
+        }
+        let state = self.open(&stored.state)?;
+        let seed = EventStateSeed::<E> {
+            topic: &stored.topic,
+            marker: PhantomData,
+        };
+        let (timestamp, payload) =
+            self.transcoder
+                .decode_seed(seed, &state)
+                .map_err(|e| PersistenceError::Decode {
+                    topic: stored.topic.clone(),
+                    source: e.0,
+                })?;
+        Ok(DomainEvent {
+            originator_id: stored.originator_id,
+            originator_version: stored.originator_version,
+            timestamp,
+            payload,
+        })
+    }
+
+    /// A snapshot as a stored event (topic [`SNAPSHOT_TOPIC`]).
+    pub fn from_snapshot(&self, snapshot: &Snapshot) -> Result<StoredEvent, PersistenceError> {
+        let state = SnapshotState {
+            timestamp: snapshot.timestamp,
+            topic: Cow::Borrowed(&snapshot.topic),
+            state: snapshot.state.clone(),
+        };
+        let plain = self
+            .transcoder
+            .encode(&state)
+            .map_err(|e| PersistenceError::Encode {
+                what: format!("a snapshot of {:?}", snapshot.topic),
+                source: e.0,
+            })?;
+        Ok(StoredEvent {
+            originator_id: snapshot.originator_id,
+            originator_version: snapshot.originator_version,
+            topic: SNAPSHOT_TOPIC.to_string(),
+            state: self.seal(plain)?,
+        })
+    }
+
+    /// A stored snapshot as a [`Snapshot`].
+    pub fn to_snapshot(&self, stored: &StoredEvent) -> Result<Snapshot, PersistenceError> {
+        if stored.topic != SNAPSHOT_TOPIC {
+            return Err(PersistenceError::UnknownTopic {
+                topic: stored.topic.clone(),
+                expected: "snapshot".into(),
+                known: SNAPSHOT_TOPIC.into(),
+            });
+        }
+        let state = self.open(&stored.state)?;
+        let decoded: SnapshotState<'_> =
+            self.transcoder
+                .decode_seed(PhantomData, &state)
+                .map_err(|e| PersistenceError::Decode {
+                    topic: stored.topic.clone(),
+                    source: e.0,
+                })?;
+        Ok(Snapshot {
+            originator_id: stored.originator_id,
+            originator_version: stored.originator_version,
+            timestamp: decoded.timestamp,
+            topic: decoded.topic.into_owned(),
+            state: decoded.state,
+        })
+    }
+
+    /// Compresses, then encrypts.
+    fn seal(&self, plain: Vec<u8>) -> Result<Vec<u8>, PersistenceError> {
+        let compressed = match &self.compressor {
+            Some(compressor) => compressor
+                .compress(&plain)
+                .map_err(|e| PersistenceError::Encode {
+                    what: "compressed state".into(),
+                    source: Box::new(e),
+                })?,
+            None => plain,
+        };
+        match &self.cipher {
+            Some(cipher) => Ok(cipher.encrypt(&compressed)?),
+            None => Ok(compressed),
+        }
+    }
+
+    /// Decrypts, then decompresses; borrows the stored bytes when there is nothing to undo.
+    fn open<'a>(&self, stored: &'a [u8]) -> Result<Cow<'a, [u8]>, PersistenceError> {
+        let decrypted = match &self.cipher {
+            Some(cipher) => Cow::Owned(cipher.decrypt(stored)?),
+            None => Cow::Borrowed(stored),
+        };
+        match &self.compressor {
+            Some(compressor) => Ok(Cow::Owned(
+                compressor
+                    .decompress(&decrypted)
+                    .map_err(PersistenceError::Decompression)?,
+            )),
+            None => Ok(decrypted),
+        }
+    }
+}
+
+/// The error for a topic that is not one of `E`'s.
+pub(crate) fn unknown_topic<E: AggregateEvent>(topic: &str) -> PersistenceError {
+    PersistenceError::UnknownTopic {
+        topic: topic.to_string(),
+        expected: std::any::type_name::<E>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("expected")
+            .to_string(),
+        known: E::topics().join(", "),
+    }
+}

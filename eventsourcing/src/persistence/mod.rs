@@ -1,0 +1,27 @@
+//! The persistence layer: stored events, transcoding, compression, encryption, the mapper,
+//! the recorder traits and the event store.
+//!
+//! An [`EventStore`] is a [`Mapper`] plus a recorder. The mapper turns a domain event into a
+//! [`StoredEvent`] — serialise ([`Transcoder`], JSON by default), then compress
+//! ([`Compressor`], zlib), then encrypt ([`Cipher`], AES-GCM) — and back. Recorders
+//! ([`AggregateRecorder`], [`ApplicationRecorder`], [`ProcessRecorder`]) write stored events
+//! to a database: in memory ([`crate::popo`]), SQLite ([`crate::sqlite`]) or PostgreSQL
+//! ([`crate::postgres`], feature `postgres`).
+
+mod cipher;
+mod compressor;
+mod error;
+mod event_store;
+mod mapper;
+mod recorder;
+mod stored;
+mod transcoder;
+
+pub use cipher::{AesCipher, Cipher};
+pub use compressor::{Compressor, ZlibCompressor};
+pub use error::{CipherError, ErrorKind, PersistenceError};
+pub use event_store::EventStore;
+pub use mapper::{Mapper, SNAPSHOT_TOPIC};
+pub use recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};
+pub use stored::{Notification, StoredEvent, Tracking};
+pub use transcoder::{JsonTranscoder, Transcoder, TranscodingError};

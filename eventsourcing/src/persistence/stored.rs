@@ -1,0 +1,68 @@
+//! The stored forms of events, notifications and tracking positions.
+
+use std::ops::Deref;
+
+use uuid::Uuid;
+
+/// A domain event as a recorder stores it: who it belongs to, where in that sequence, what type
+/// it is, and its state as bytes (serialised, then optionally compressed, then optionally
+/// encrypted, by the [`Mapper`](super::Mapper)).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoredEvent {
+    /// The id of the aggregate the event belongs to.
+    pub originator_id: Uuid,
+    /// The event's position in the aggregate's sequence.
+    pub originator_version: u64,
+    /// The topic of the event's type.
+    pub topic: String,
+    /// The event's state, as bytes.
+    pub state: Vec<u8>,
+}
+
+/// A stored event with its position in the application's notification log.
+///
+/// Notification ids increase in the order events were committed. A notification dereferences
+/// to its [`StoredEvent`] (the reference library's `Notification` subclasses `StoredEvent`), so
+/// `notification.topic` and `mapper.to_domain_event(&notification)` work directly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Notification {
+    /// The notification id: the event's position in the application's log (from 1).
+    pub id: u64,
+    /// The stored event.
+    pub stored: StoredEvent,
+}
+
+impl Deref for Notification {
+    type Target = StoredEvent;
+
+    fn deref(&self) -> &StoredEvent {
+        &self.stored
+    }
+}
+
+impl AsRef<StoredEvent> for Notification {
+    fn as_ref(&self) -> &StoredEvent {
+        &self.stored
+    }
+}
+
+/// A record that a follower has processed an upstream application's notification: written in
+/// the same transaction as whatever processing it produced, so that each notification is
+/// processed exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tracking {
+    /// The name of the upstream application.
+    pub application_name: String,
+    /// The id of the upstream notification that was processed.
+    pub notification_id: u64,
+}
+
+impl Tracking {
+    /// A tracking record of `notification_id` from the application `application_name`.
+    pub fn new(application_name: impl Into<String>, notification_id: u64) -> Self {
+        Tracking {
+            application_name: application_name.into(),
+            notification_id,
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! SQLite aggregate and application (process) recorders.
+
+use std::sync::Arc;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, Row};
+use uuid::Uuid;
+
+use super::datastore::SqliteDatastore;
+use super::error::sqlite_error;
+use crate::persistence::{
+    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification,
+    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
+};
+
+/// Table names go into SQL text, so only plain identifiers are accepted.
+fn check_table_name(name: &str) -> Result<(), PersistenceError> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if valid {
+        Ok(())
+    } else {
+        Err(PersistenceError::database(
+            ErrorKind::Programming,
+            format!("{name:?} is not a valid table name: use letters, digits and underscores"),
+        ))
+    }
+}
+
+/// The SQL of one events table.
+#[derive(Debug)]
+struct EventsTable {
+    name: String,
+    insert: String,
+}
+
+impl EventsTable {
+    fn new(name: &str) -> Result<Self, PersistenceError> {
+        check_table_name(name)?;
+        Ok(EventsTable {
+            name: name.to_string(),
+            insert: format!("INSERT INTO {name} VALUES (?,?,?,?)"),
+        })
+    }
+
+    fn insert(&self, connection: &Connection, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+        let mut statement = connection
+            .prepare_cached(&self.insert)
+            .map_err(|e| sqlite_error(e, "can't prepare insert"))?;
+        for event in events {
+            let mut hex = [0u8; 32];
+            let id: &str = event.originator_id.simple().encode_lower(&mut hex);
+            let version = to_sql_int(event.originator_version)?;
+            statement
+                .execute(params![id, version, event.topic, event.state])
+                .map_err(|e| {
+                    sqlite_error(
+                        e,
+                        format!(
+                            "can't insert event {} version {} into {}",
+                            event.originator_id, event.originator_version, self.name
+                        ),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    fn select(
+        &self,
+        connection: &Connection,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        // Built piece by piece as the reference builds it; prepared statements are cached by
+        // their text, so each of the shapes is prepared once per connection.
+        let mut sql = format!(
+            "SELECT originator_id, originator_version, topic, state FROM {} WHERE originator_id=?",
+            self.name
+        );
+        let mut hex = [0u8; 32];
+        let id: &str = originator_id.simple().encode_lower(&mut hex);
+        let mut values: Vec<i64> = Vec::with_capacity(3);
+        if let Some(gt) = query.gt {
+            sql.push_str(" AND originator_version>?");
+            values.push(to_sql_int(gt)?);
+        }
+        if let Some(lte) = query.lte {
+            sql.push_str(" AND originator_version<=?");
+            values.push(to_sql_int(lte)?);
+        }
+        sql.push_str(if query.desc {
+            " ORDER BY originator_version DESC"
+        } else {
+            " ORDER BY originator_version ASC"
+        });
+        if let Some(limit) = query.limit {
+            sql.push_str(" LIMIT ?");
+            values.push(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        let context = || format!("can't select events of {originator_id} from {}", self.name);
+        let mut statement = connection
+            .prepare_cached(&sql)
+            .map_err(|e| sqlite_error(e, context()))?;
+        let params = std::iter::once(&id as &dyn rusqlite::ToSql)
+            .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(params))
+            .map_err(|e| sqlite_error(e, context()))?;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| sqlite_error(e, context()))? {
+            events.push(stored_event(row, 0)?);
+        }
+        Ok(events)
+    }
+}
+
+fn to_sql_int(value: u64) -> Result<i64, PersistenceError> {
+    i64::try_from(value).map_err(|_| {
+        PersistenceError::database(ErrorKind::Data, format!("{value} is too large for SQLite"))
+    })
+}
+
+fn from_sql_int(value: i64) -> Result<u64, PersistenceError> {
+    u64::try_from(value).map_err(|_| {
+        PersistenceError::database(ErrorKind::Data, format!("stored value {value} is negative"))
+    })
+}
+
+fn column_error(column: &str, e: impl std::fmt::Display) -> PersistenceError {
+    PersistenceError::database(ErrorKind::Data, format!("stored {column} is invalid: {e}"))
+}
+
+/// A stored event from the four columns starting at `first`.
+fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceError> {
+    let get = |i: usize| row.get_ref(first + i).map_err(|e| sqlite_error(e, "can't read row"));
+    let originator_id = match get(0)? {
+        ValueRef::Text(text) => std::str::from_utf8(text)
+            .map_err(|e| column_error("originator_id", e))
+            .and_then(|s| Uuid::try_parse(s).map_err(|e| column_error("originator_id", e)))?,
+        other => return Err(column_error("originator_id", format!("{:?}", other.data_type()))),
+    };
+    let originator_version = match get(1)? {
+        ValueRef::Integer(v) => from_sql_int(v)?,
+        other => return Err(column_error("originator_version", format!("{:?}", other.data_type()))),
+    };
+    let topic = match get(2)? {
+        ValueRef::Text(text) => String::from_utf8(text.to_vec()).map_err(|e| column_error("topic", e))?,
+        other => return Err(column_error("topic", format!("{:?}", other.data_type()))),
+    };
+    let state = match get(3)? {
+        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => bytes.to_vec(),
+        other => return Err(column_error("state", format!("{:?}", other.data_type()))),
+    };
+    Ok(StoredEvent {
+        originator_id,
+        originator_version,
+        topic,
+        state,
+    })
+}
+
+/// Stores aggregates' events without a notification log: the recorder of snapshots (table
+/// `stored_snapshots` by default). Its table has no rowid (`WITHOUT ROWID`), as in the
+/// reference.
+#[derive(Debug, Clone)]
+pub struct SqliteAggregateRecorder {
+    datastore: Arc<SqliteDatastore>,
+    table: Arc<EventsTable>,
+}
+
+impl SqliteAggregateRecorder {
+    /// A recorder of the table `table_name` (created if it does not exist).
+    pub fn new(datastore: Arc<SqliteDatastore>, table_name: &str) -> Result<Self, PersistenceError> {
+        let table = EventsTable::new(table_name)?;
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {table_name} (originator_id TEXT, originator_version INTEGER, \
+             topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version)) WITHOUT ROWID"
+        );
+        datastore.execute(|c| {
+            c.execute_batch(&sql)
+                .map_err(|e| sqlite_error(e, format!("can't create table {table_name}")))
+        })?;
+        Ok(SqliteAggregateRecorder {
+            datastore,
+            table: Arc::new(table),
+        })
+    }
+}
+
+impl AggregateRecorder for SqliteAggregateRecorder {
+    fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+        self.datastore.write(|tx| self.table.insert(tx, events))
+    }
+
+    fn select_events(
+        &self,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        self.datastore
+            .read(|c| self.table.select(c, originator_id, query))
+    }
+}
+
+/// Stores an application's events with their notification ids, and, for process applications,
+/// tracking records: the application recorder and the process recorder of the reference in one.
+///
+/// The events table (`stored_events` by default) keeps SQLite's implicit `rowid`, which is the
+/// notification id: writes are serialised by SQLite's write lock, so ids follow commit order
+/// with no gaps. The tracking table (`tracking` by default) has one row per processed
+/// notification, keyed by (application name, notification id).
+#[derive(Debug, Clone)]
+pub struct SqliteApplicationRecorder {
+    datastore: Arc<SqliteDatastore>,
+    events: Arc<EventsTable>,
+    tracking_table: Arc<str>,
+}
+
+impl SqliteApplicationRecorder {
+    /// A recorder of the tables `stored_events` and `tracking`.
+    pub fn new(datastore: Arc<SqliteDatastore>) -> Result<Self, PersistenceError> {
+        Self::with_tables(datastore, "stored_events", "tracking")
+    }
+
+    /// A recorder of the given tables (created if they do not exist).
+    pub fn with_tables(
+        datastore: Arc<SqliteDatastore>,
+        events_table: &str,
+        tracking_table: &str,
+    ) -> Result<Self, PersistenceError> {
+        let events = EventsTable::new(events_table)?;
+        check_table_name(tracking_table)?;
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {events_table} (originator_id TEXT, originator_version INTEGER, \
+             topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version));
+             CREATE TABLE IF NOT EXISTS {tracking_table} (application_name TEXT, notification_id INTEGER, \
+             PRIMARY KEY (application_name, notification_id)) WITHOUT ROWID;"
+        );
+        datastore.execute(|c| {
+            c.execute_batch(&sql).map_err(|e| {
+                sqlite_error(e, format!("can't create tables {events_table} and {tracking_table}"))
+            })
+        })?;
+        Ok(SqliteApplicationRecorder {
+            datastore,
+            events: Arc::new(events),
+            tracking_table: tracking_table.into(),
+        })
+    }
+
+    /// The datastore.
+    pub fn datastore(&self) -> &Arc<SqliteDatastore> {
+        &self.datastore
+    }
+
+    fn max_tracking(&self, c: &Connection, application_name: &str) -> Result<u64, PersistenceError> {
+        let sql = format!(
+            "SELECT MAX(notification_id) FROM {} WHERE application_name=?",
+            self.tracking_table
+        );
+        let max: Option<i64> = c
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row([application_name], |row| row.get(0)))
+            .map_err(|e| sqlite_error(e, "can't select the tracking position"))?;
+        from_sql_int(max.unwrap_or(0))
+    }
+}
+
+impl AggregateRecorder for SqliteApplicationRecorder {
+    fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+        self.datastore.write(|tx| self.events.insert(tx, events))
+    }
+
+    fn select_events(
+        &self,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        self.datastore
+            .read(|c| self.events.select(c, originator_id, query))
+    }
+}
+
+impl ApplicationRecorder for SqliteApplicationRecorder {
+    fn select_notifications(
+        &self,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        let sql = format!(
+            "SELECT rowid, originator_id, originator_version, topic, state FROM {} \
+             WHERE rowid>=? ORDER BY rowid LIMIT ?",
+            self.events.name
+        );
+        let start = to_sql_int(start)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.datastore.read(|c| {
+            let context = "can't select notifications";
+            let mut statement = c.prepare_cached(&sql).map_err(|e| sqlite_error(e, context))?;
+            let mut rows = statement
+                .query(params![start, limit])
+                .map_err(|e| sqlite_error(e, context))?;
+            let mut notifications = Vec::new();
+            while let Some(row) = rows.next().map_err(|e| sqlite_error(e, context))? {
+                let id: i64 = row.get(0).map_err(|e| sqlite_error(e, context))?;
+                notifications.push(Notification {
+                    id: from_sql_int(id)?,
+                    stored: stored_event(row, 1)?,
+                });
+            }
+            Ok(notifications)
+        })
+    }
+
+    fn max_notification_id(&self) -> Result<u64, PersistenceError> {
+        let sql = format!("SELECT MAX(rowid) FROM {}", self.events.name);
+        let max: Option<i64> = self.datastore.read(|c| {
+            c.prepare_cached(&sql)
+                .and_then(|mut s| s.query_row([], |row| row.get(0)))
+                .map_err(|e| sqlite_error(e, "can't select the max notification id"))
+        })?;
+        from_sql_int(max.unwrap_or(0))
+    }
+}
+
+impl ProcessRecorder for SqliteApplicationRecorder {
+    fn insert_events_with_tracking(
+        &self,
+        events: &[StoredEvent],
+        tracking: &Tracking,
+    ) -> Result<(), PersistenceError> {
+        let notification_id = to_sql_int(tracking.notification_id)?;
+        let insert = format!("INSERT INTO {} VALUES (?,?)", self.tracking_table);
+        self.datastore.write(|tx| {
+            self.events.insert(tx, events)?;
+            let last = self.max_tracking(tx, &tracking.application_name)?;
+            if tracking.notification_id <= last {
+                return Err(PersistenceError::integrity(format!(
+                    "tracking {} of {:?} is not after the recorded position {last}",
+                    tracking.notification_id, tracking.application_name
+                )));
+            }
+            tx.prepare_cached(&insert)
+                .and_then(|mut s| s.execute(params![tracking.application_name, notification_id]))
+                .map_err(|e| sqlite_error(e, "can't insert the tracking record"))?;
+            Ok(())
+        })
+    }
+
+    fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
+        self.datastore
+            .read(|c| self.max_tracking(c, application_name))
+    }
+}
