@@ -77,7 +77,8 @@ impl RawValue {
     }
 
     fn paths(self, key: &Ident) -> syn::Result<Vec<Path>> {
-        let usage = || format!("`{key}` takes a list of functions, such as `{key} = [Self::upcast_v1_v2]`");
+        let usage =
+            || format!("`{key}` takes a list of functions, such as `{key} = [Self::upcast_v1_v2]`");
         match self {
             RawValue::List(items) => items
                 .into_iter()
@@ -91,12 +92,16 @@ impl RawValue {
     }
 
     fn strings(self, key: &Ident) -> syn::Result<Vec<LitStr>> {
-        let usage = || format!("`{key}` takes a list of strings, such as `{key} = [\"old_module:Dog.Registered\"]`");
+        let usage = || {
+            format!("`{key}` takes a list of strings, such as `{key} = [\"old_module:Dog.Registered\"]`")
+        };
         match self {
             RawValue::List(items) => items
                 .into_iter()
                 .map(|item| match item {
-                    Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Ok(s),
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => Ok(s),
                     other => Err(syn::Error::new(other.span(), usage())),
                 })
                 .collect(),
@@ -175,10 +180,12 @@ impl StructArgs {
         for RawOption { key, value } in parse_options(tokens, false, errors).1 {
             match key.to_string().as_str() {
                 "crate" => set_once(&mut args.krate, &key, value.crate_path(&key), errors),
-                "module" | "version" | "initial_version" | "upcast" => errors.push(syn::Error::new(
-                    key.span(),
-                    format!("`{key}` belongs on the #[aggregate] impl block, not the struct"),
-                )),
+                "module" | "version" | "initial_version" | "upcast" => {
+                    errors.push(syn::Error::new(
+                        key.span(),
+                        format!("`{key}` belongs on the #[aggregate] impl block, not the struct"),
+                    ))
+                }
                 _ => errors.push(unknown(&key, "`crate`")),
             }
         }

@@ -198,7 +198,10 @@ fn check_versions(
         if let Some(first) = upcast.first() {
             errors.push(syn::Error::new(
                 first.span(),
-                format!("upcast functions need a version: add `version = {}` to {what}", upcast.len() + 1),
+                format!(
+                    "upcast functions need a version: add `version = {}` to {what}",
+                    upcast.len() + 1
+                ),
             ));
         }
         return (1, upcast);
@@ -244,16 +247,28 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
         ));
     }
     if let Some(token) = &sig.constness {
-        errors.push(syn::Error::new(token.span(), format!("{what} methods can't be const fn")));
+        errors.push(syn::Error::new(
+            token.span(),
+            format!("{what} methods can't be const fn"),
+        ));
     }
     if let Some(token) = &sig.unsafety {
-        errors.push(syn::Error::new(token.span(), format!("{what} methods can't be unsafe")));
+        errors.push(syn::Error::new(
+            token.span(),
+            format!("{what} methods can't be unsafe"),
+        ));
     }
     if let Some(abi) = &sig.abi {
-        errors.push(syn::Error::new(abi.span(), format!("{what} methods can't have an extern ABI")));
+        errors.push(syn::Error::new(
+            abi.span(),
+            format!("{what} methods can't have an extern ABI"),
+        ));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new(variadic.span(), format!("{what} methods can't be variadic")));
+        errors.push(syn::Error::new(
+            variadic.span(),
+            format!("{what} methods can't be variadic"),
+        ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.push(syn::Error::new(
@@ -323,7 +338,9 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
             let method_name = syn::ext::IdentExt::unraw(&sig.ident).to_string();
             let inferred = event_name_from_method(&method_name);
             match syn::parse_str::<Ident>(&inferred) {
-                Ok(ident) if !inferred.is_empty() => Some(Ident::new(&ident.to_string(), sig.ident.span())),
+                Ok(ident) if !inferred.is_empty() => {
+                    Some(Ident::new(&ident.to_string(), sig.ident.span()))
+                }
                 _ => {
                     errors.push(syn::Error::new(
                         input.attr_span,
@@ -398,7 +415,8 @@ fn check_return(kind: Kind, output: &ReturnType, fallback: Span, errors: &mut Er
         }
         (Kind::Created, ReturnType::Default) => false,
         (Kind::Created, ReturnType::Type(_, ty)) => {
-            is_result(ty) || matches!(&**ty, Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 && p.path.segments[0].arguments.is_none())
+            is_result(ty)
+                || matches!(&**ty, Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 && p.path.segments[0].arguments.is_none())
         }
     };
     if ok {
@@ -469,7 +487,11 @@ fn check_stored_type(ty: &Type, errors: &mut Errors) {
 
 /// Finds `fn create_id(...)` in the impl block: the reference's way for an aggregate to derive
 /// its id from its creation arguments.
-fn check_create_id(input: &AggregateImpl, created: &Event, errors: &mut Errors) -> Option<CreateId> {
+fn check_create_id(
+    input: &AggregateImpl,
+    created: &Event,
+    errors: &mut Errors,
+) -> Option<CreateId> {
     let function = input.item.items.iter().find_map(|item| match item {
         ImplItem::Fn(f) if f.sig.ident == "create_id" => Some(f),
         _ => None,
@@ -489,7 +511,10 @@ fn check_create_id(input: &AggregateImpl, created: &Event, errors: &mut Errors) 
             }
             FnArg::Typed(typed) => {
                 let Pat::Ident(p) = &*typed.pat else {
-                    errors.push(syn::Error::new(typed.pat.span(), "create_id arguments must be plain names"));
+                    errors.push(syn::Error::new(
+                        typed.pat.span(),
+                        "create_id arguments must be plain names",
+                    ));
                     continue;
                 };
                 let name = syn::ext::IdentExt::unraw(&p.ident).to_string();
@@ -508,7 +533,10 @@ fn check_create_id(input: &AggregateImpl, created: &Event, errors: &mut Errors) 
                     ));
                     continue;
                 };
-                args.push((field.ident.clone(), matches!(&*typed.ty, Type::Reference(_))));
+                args.push((
+                    field.ident.clone(),
+                    matches!(&*typed.ty, Type::Reference(_)),
+                ));
             }
         }
     }

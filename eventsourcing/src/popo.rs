@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::persistence::{
-    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification,
-    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
+    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification, PersistenceError,
+    ProcessRecorder, StoredEvent, Tracking,
 };
 
 /// An in-memory recorder: aggregate, application and process recorder in one.
@@ -60,7 +60,10 @@ impl InMemoryRecorder {
     fn tables(&self) -> Result<MutexGuard<'_, Tables>, PersistenceError> {
         // A panic while holding the lock leaves no half-written batch behind (inserts check
         // everything before changing anything), so a poisoned lock is still consistent.
-        Ok(self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        Ok(self
+            .tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
 
@@ -85,7 +88,11 @@ impl Tables {
     }
 
     fn check_tracking(&self, tracking: &Tracking) -> Result<(), PersistenceError> {
-        let last = self.tracking.get(&tracking.application_name).copied().unwrap_or(0);
+        let last = self
+            .tracking
+            .get(&tracking.application_name)
+            .copied()
+            .unwrap_or(0);
         if tracking.notification_id <= last {
             return Err(PersistenceError::integrity(format!(
                 "tracking {} of {:?} is not after the recorded position {last}",
@@ -125,17 +132,28 @@ impl AggregateRecorder for InMemoryRecorder {
         let Some(versions) = tables.index.get(&originator_id) else {
             return Ok(Vec::new());
         };
-        let lower = query.gt.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let upper = query.lte.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
+        let lower = query
+            .gt
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let upper = query
+            .lte
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
         if matches!((query.gt, query.lte), (Some(gt), Some(lte)) if lte <= gt) {
             return Ok(Vec::new());
         }
         let range = versions.range((lower, upper));
         let limit = query.limit.unwrap_or(usize::MAX);
         let selected = if query.desc {
-            range.rev().take(limit).map(|(_, &i)| tables.events[i].clone()).collect()
+            range
+                .rev()
+                .take(limit)
+                .map(|(_, &i)| tables.events[i].clone())
+                .collect()
         } else {
-            range.take(limit).map(|(_, &i)| tables.events[i].clone()).collect()
+            range
+                .take(limit)
+                .map(|(_, &i)| tables.events[i].clone())
+                .collect()
         };
         Ok(selected)
     }
@@ -149,7 +167,10 @@ impl ApplicationRecorder for InMemoryRecorder {
     ) -> Result<Vec<Notification>, PersistenceError> {
         let tables = self.tables()?;
         let first = usize::try_from(start.max(1) - 1).map_err(|_| {
-            PersistenceError::database(ErrorKind::Data, format!("notification id {start} is out of range"))
+            PersistenceError::database(
+                ErrorKind::Data,
+                format!("notification id {start} is out of range"),
+            )
         })?;
         Ok(tables
             .events
@@ -186,6 +207,11 @@ impl ProcessRecorder for InMemoryRecorder {
     }
 
     fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
-        Ok(self.tables()?.tracking.get(application_name).copied().unwrap_or(0))
+        Ok(self
+            .tables()?
+            .tracking
+            .get(application_name)
+            .copied()
+            .unwrap_or(0))
     }
 }

@@ -215,9 +215,9 @@ where
             .ok_or_else(|| D::Error::custom(format!("{event}: invalid class_version {value}")))?,
     };
     for version in stored_version..class_version {
-        let upcast = upcasters
-            .get(version as usize - 1)
-            .ok_or_else(|| D::Error::custom(format!("{event}: no upcast from version {version}")))?;
+        let upcast = upcasters.get(version as usize - 1).ok_or_else(|| {
+            D::Error::custom(format!("{event}: no upcast from version {version}"))
+        })?;
         upcast(&mut state);
     }
     T::deserialize(Value::Object(state)).map_err(D::Error::custom)

@@ -130,7 +130,13 @@ fn body_method(event: &Event, block: Block) -> ImplItem {
     method.sig.ident = body_ident(event);
     method.vis = syn::Visibility::Inherited;
     let mut attrs: Vec<syn::Attribute> = vec![parse_quote!(#[doc(hidden)])];
-    attrs.extend(method.attrs.iter().filter(|a| !a.path().is_ident("doc")).cloned());
+    attrs.extend(
+        method
+            .attrs
+            .iter()
+            .filter(|a| !a.path().is_ident("doc"))
+            .cloned(),
+    );
     if !attrs.iter().any(|a| a.path().is_ident("inline")) {
         attrs.push(parse_quote!(#[inline]));
     }
@@ -203,7 +209,10 @@ fn event_methods(krate: &TokenStream, event: &Event, enum_ident: &Ident) -> Vec<
             )
         }
     };
-    vec![ImplItem::Fn(public), body_method(event, method.block.clone())]
+    vec![
+        ImplItem::Fn(public),
+        body_method(event, method.block.clone()),
+    ]
 }
 
 /// Adds the hidden metadata field to every `Self { .. }` / `Dog { .. }` expression of a

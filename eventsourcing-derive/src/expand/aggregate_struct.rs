@@ -44,10 +44,11 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
             None
         }
     };
-    if let Some(clash) = named
-        .as_ref()
-        .and_then(|n| n.named.iter().find(|f| f.ident.as_ref().is_some_and(|i| i == META_FIELD)))
-    {
+    if let Some(clash) = named.as_ref().and_then(|n| {
+        n.named
+            .iter()
+            .find(|f| f.ident.as_ref().is_some_and(|i| i == META_FIELD))
+    }) {
         errors.push(syn::Error::new(
             clash.span(),
             format!("`{META_FIELD}` is the name of the field #[aggregate] adds: rename this field"),

@@ -102,11 +102,11 @@ pub(super) fn expand(
         quote!(#enum_ident::#variant { .. } => #version,)
     });
     let created_variant = &model.created.variant;
-    let all_topics = topics
-        .events
-        .iter()
-        .cloned()
-        .chain(events.iter().flat_map(|e| e.aliases.iter().map(|a| quote!(#a))));
+    let all_topics = topics.events.iter().cloned().chain(
+        events
+            .iter()
+            .flat_map(|e| e.aliases.iter().map(|a| quote!(#a))),
+    );
 
     let serialize_arms = events.iter().map(|event| {
         let variant = &event.variant;

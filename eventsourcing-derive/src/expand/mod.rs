@@ -25,7 +25,9 @@ fn runtime_path(krate: Option<&Path>) -> TokenStream {
 
 /// The serde path as a string, for `#[serde(crate = "...")]`.
 fn serde_path_string(krate: &TokenStream) -> String {
-    quote!(#krate::__private::serde).to_string().replace(' ', "")
+    quote!(#krate::__private::serde)
+        .to_string()
+        .replace(' ', "")
 }
 
 /// Keeps the compiler's attention on the real error: the input item, unchanged but for our

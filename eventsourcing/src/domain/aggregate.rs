@@ -242,11 +242,7 @@ impl<A: Aggregate> AggregateMeta<A> {
 
     /// The id, version and timestamp of the next event.
     pub(crate) fn next_event(&self) -> (Uuid, u64, DateTime<Utc>) {
-        (
-            self.id,
-            self.version + 1,
-            next_timestamp(self.modified_on),
-        )
+        (self.id, self.version + 1, next_timestamp(self.modified_on))
     }
 }
 

@@ -28,7 +28,7 @@ pub trait Compressor: Send + Sync {
 /// assert!(compressed.len() < data.len());
 /// assert_eq!(zlib.decompress(&compressed).unwrap(), data);
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ZlibCompressor {
     level: Compression,
 }
@@ -38,14 +38,6 @@ impl ZlibCompressor {
     pub fn with_level(level: u32) -> Self {
         ZlibCompressor {
             level: Compression::new(level.min(9)),
-        }
-    }
-}
-
-impl Default for ZlibCompressor {
-    fn default() -> Self {
-        ZlibCompressor {
-            level: Compression::default(),
         }
     }
 }

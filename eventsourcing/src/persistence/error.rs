@@ -167,7 +167,9 @@ pub enum CipherError {
     InvalidTagLength,
     /// Authentication failed: the cipher text was altered, or the key is not the one it was
     /// encrypted with.
-    #[error("cipher text is damaged: authentication failed (the data was altered, or the key is wrong)")]
+    #[error(
+        "cipher text is damaged: authentication failed (the data was altered, or the key is wrong)"
+    )]
     Damaged,
     /// Encryption itself failed (the plaintext is too long for AES-GCM).
     #[error("encryption failed: {0}")]
@@ -180,9 +182,9 @@ impl CipherError {
         match self {
             CipherError::KeyNotBase64(_) | CipherError::InvalidKeySize(_) => ErrorKind::Programming,
             CipherError::EncryptionFailed(_) => ErrorKind::Programming,
-            CipherError::InvalidNonceLength | CipherError::InvalidTagLength | CipherError::Damaged => {
-                ErrorKind::Data
-            }
+            CipherError::InvalidNonceLength
+            | CipherError::InvalidTagLength
+            | CipherError::Damaged => ErrorKind::Data,
         }
     }
 }

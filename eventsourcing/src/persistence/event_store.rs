@@ -65,7 +65,9 @@ impl<T: Transcoder> Clone for EventStore<T> {
 
 impl<T: Transcoder> std::fmt::Debug for EventStore<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventStore").field("mapper", &self.mapper).finish_non_exhaustive()
+        f.debug_struct("EventStore")
+            .field("mapper", &self.mapper)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,7 +89,10 @@ impl<T: Transcoder> EventStore<T> {
 
     /// Stores `events` atomically (all or none; see
     /// [`AggregateRecorder::insert_events`]).
-    pub fn put<E: AggregateEvent>(&self, events: &[DomainEvent<E>]) -> Result<(), PersistenceError> {
+    pub fn put<E: AggregateEvent>(
+        &self,
+        events: &[DomainEvent<E>],
+    ) -> Result<(), PersistenceError> {
         let stored = events
             .iter()
             .map(|event| self.mapper.from_domain_event(event))

@@ -248,12 +248,14 @@ impl<T: Transcoder> Mapper<T> {
     /// Compresses, then encrypts.
     fn seal(&self, plain: Vec<u8>) -> Result<Vec<u8>, PersistenceError> {
         let compressed = match &self.compressor {
-            Some(compressor) => compressor
-                .compress(&plain)
-                .map_err(|e| PersistenceError::Encode {
-                    what: "compressed state".into(),
-                    source: Box::new(e),
-                })?,
+            Some(compressor) => {
+                compressor
+                    .compress(&plain)
+                    .map_err(|e| PersistenceError::Encode {
+                        what: "compressed state".into(),
+                        source: Box::new(e),
+                    })?
+            }
             None => plain,
         };
         match &self.cipher {

@@ -66,7 +66,9 @@ impl Transcoder for JsonTranscoder {
         let value = seed
             .deserialize(&mut deserializer)
             .map_err(|e| TranscodingError(Box::new(e)))?;
-        deserializer.end().map_err(|e| TranscodingError(Box::new(e)))?;
+        deserializer
+            .end()
+            .map_err(|e| TranscodingError(Box::new(e)))?;
         Ok(value)
     }
 }

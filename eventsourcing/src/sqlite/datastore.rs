@@ -86,7 +86,12 @@ impl SqliteDatastore {
         }
         let is_memory = db_name.contains(":memory:") || db_name.contains("mode=memory");
         let datastore = SqliteDatastore {
-            writer: Mutex::new(Self::connect(&db_name, is_memory, lock_timeout, synchronous)?),
+            writer: Mutex::new(Self::connect(
+                &db_name,
+                is_memory,
+                lock_timeout,
+                synchronous,
+            )?),
             readers: Mutex::new(Vec::new()),
             db_name,
             is_memory,

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::datastore::SqliteDatastore;
 use super::error::sqlite_error;
 use crate::persistence::{
-    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification,
-    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
+    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification, PersistenceError,
+    ProcessRecorder, StoredEvent, Tracking,
 };
 
 /// Table names go into SQL text, so only plain identifiers are accepted.
@@ -45,7 +45,11 @@ impl EventsTable {
         })
     }
 
-    fn insert(&self, connection: &Connection, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+    fn insert(
+        &self,
+        connection: &Connection,
+        events: &[StoredEvent],
+    ) -> Result<(), PersistenceError> {
         let mut statement = connection
             .prepare_cached(&self.insert)
             .map_err(|e| sqlite_error(e, "can't prepare insert"))?;
@@ -135,19 +139,34 @@ fn column_error(column: &str, e: impl std::fmt::Display) -> PersistenceError {
 
 /// A stored event from the four columns starting at `first`.
 fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceError> {
-    let get = |i: usize| row.get_ref(first + i).map_err(|e| sqlite_error(e, "can't read row"));
+    let get = |i: usize| {
+        row.get_ref(first + i)
+            .map_err(|e| sqlite_error(e, "can't read row"))
+    };
     let originator_id = match get(0)? {
         ValueRef::Text(text) => std::str::from_utf8(text)
             .map_err(|e| column_error("originator_id", e))
             .and_then(|s| Uuid::try_parse(s).map_err(|e| column_error("originator_id", e)))?,
-        other => return Err(column_error("originator_id", format!("{:?}", other.data_type()))),
+        other => {
+            return Err(column_error(
+                "originator_id",
+                format!("{:?}", other.data_type()),
+            ))
+        }
     };
     let originator_version = match get(1)? {
         ValueRef::Integer(v) => from_sql_int(v)?,
-        other => return Err(column_error("originator_version", format!("{:?}", other.data_type()))),
+        other => {
+            return Err(column_error(
+                "originator_version",
+                format!("{:?}", other.data_type()),
+            ))
+        }
     };
     let topic = match get(2)? {
-        ValueRef::Text(text) => String::from_utf8(text.to_vec()).map_err(|e| column_error("topic", e))?,
+        ValueRef::Text(text) => {
+            String::from_utf8(text.to_vec()).map_err(|e| column_error("topic", e))?
+        }
         other => return Err(column_error("topic", format!("{:?}", other.data_type()))),
     };
     let state = match get(3)? {
@@ -173,7 +192,10 @@ pub struct SqliteAggregateRecorder {
 
 impl SqliteAggregateRecorder {
     /// A recorder of the table `table_name` (created if it does not exist).
-    pub fn new(datastore: Arc<SqliteDatastore>, table_name: &str) -> Result<Self, PersistenceError> {
+    pub fn new(
+        datastore: Arc<SqliteDatastore>,
+        table_name: &str,
+    ) -> Result<Self, PersistenceError> {
         let table = EventsTable::new(table_name)?;
         let sql = format!(
             "CREATE TABLE IF NOT EXISTS {table_name} (originator_id TEXT, originator_version INTEGER, \
@@ -241,7 +263,10 @@ impl SqliteApplicationRecorder {
         );
         datastore.execute(|c| {
             c.execute_batch(&sql).map_err(|e| {
-                sqlite_error(e, format!("can't create tables {events_table} and {tracking_table}"))
+                sqlite_error(
+                    e,
+                    format!("can't create tables {events_table} and {tracking_table}"),
+                )
             })
         })?;
         Ok(SqliteApplicationRecorder {
@@ -256,7 +281,11 @@ impl SqliteApplicationRecorder {
         &self.datastore
     }
 
-    fn max_tracking(&self, c: &Connection, application_name: &str) -> Result<u64, PersistenceError> {
+    fn max_tracking(
+        &self,
+        c: &Connection,
+        application_name: &str,
+    ) -> Result<u64, PersistenceError> {
         let sql = format!(
             "SELECT MAX(notification_id) FROM {} WHERE application_name=?",
             self.tracking_table
@@ -299,7 +328,9 @@ impl ApplicationRecorder for SqliteApplicationRecorder {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.datastore.read(|c| {
             let context = "can't select notifications";
-            let mut statement = c.prepare_cached(&sql).map_err(|e| sqlite_error(e, context))?;
+            let mut statement = c
+                .prepare_cached(&sql)
+                .map_err(|e| sqlite_error(e, context))?;
             let mut rows = statement
                 .query(params![start, limit])
                 .map_err(|e| sqlite_error(e, context))?;
