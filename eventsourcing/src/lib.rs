@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 #![doc = include_str!("../../README.md")]
 
+pub mod application;
 pub mod domain;
 pub mod persistence;
 pub mod popo;
@@ -20,6 +21,7 @@ pub use uuid;
 /// The names most programs need: the macros, the traits whose methods aggregates use, and the
 /// types that appear in aggregate and event definitions.
 pub mod prelude {
+    pub use crate::application::{Application, ApplicationError};
     pub use crate::domain::{Aggregate, AggregateEvent, DomainEvent, Snapshot};
     pub use crate::{aggregate, created, event};
     pub use chrono::{DateTime, Utc};

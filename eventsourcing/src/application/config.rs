@@ -1,0 +1,209 @@
+//! Configuration by environment variables, with the reference library's names and semantics.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use super::error::ConfigError;
+
+/// Which persistence module (backend) to use: `eventsourcing.popo` (in memory, the default),
+/// `eventsourcing.sqlite` or `eventsourcing.postgres`. Short names (`memory`, `sqlite`,
+/// `postgres`) work too.
+pub const PERSISTENCE_MODULE: &str = "PERSISTENCE_MODULE";
+/// The reference library's older name for the backend: a factory topic such as
+/// `eventsourcing.sqlite:Factory`. Read when `PERSISTENCE_MODULE` is not set.
+pub const INFRASTRUCTURE_FACTORY: &str = "INFRASTRUCTURE_FACTORY";
+/// The SQLite database: a file path, `:memory:`, or a `file:` URI. Required for SQLite.
+pub const SQLITE_DBNAME: &str = "SQLITE_DBNAME";
+/// Seconds a writer waits for SQLite's write lock (an integer; default 5).
+pub const SQLITE_LOCK_TIMEOUT: &str = "SQLITE_LOCK_TIMEOUT";
+/// The cipher: `eventsourcing.cipher:AESCipher` (the default when `CIPHER_KEY` is set).
+pub const CIPHER_TOPIC: &str = "CIPHER_TOPIC";
+/// The cipher key: base64 of 16, 24 or 32 bytes (see `AesCipher::create_key`).
+pub const CIPHER_KEY: &str = "CIPHER_KEY";
+/// The compressor: `eventsourcing.compressor:ZlibCompressor` (or `zlib`).
+pub const COMPRESSOR_TOPIC: &str = "COMPRESSOR_TOPIC";
+/// Whether snapshots are stored (`y`/`yes`/`t`/`true`/`on`/`1` or `n`/`no`/`f`/`false`/`off`/`0`).
+pub const IS_SNAPSHOTTING_ENABLED: &str = "IS_SNAPSHOTTING_ENABLED";
+/// Whether tables are created on first use (default yes).
+pub const CREATE_TABLE: &str = "CREATE_TABLE";
+
+/// The configuration of one application: values given in code, the process environment, and
+/// defaults, looked up by name with the application-name prefix rule.
+///
+/// A key is looked up first in the values given in code, then in the process environment
+/// (as it was when the application was built), then in the defaults; within each layer, the
+/// name prefixed with the application's name in upper case (`WORLDS_SQLITE_DBNAME` for the
+/// application `Worlds`) comes before the plain name. Values given in code therefore always win
+/// over the process environment. (The reference library merges the layers first and then
+/// applies the prefix rule, so there a prefixed variable in the process environment beats an
+/// unprefixed value given in code; here code wins, which is what a test or a program that
+/// configures itself expects.)
+///
+/// ```
+/// use eventsourcing::application::Environment;
+///
+/// let env = Environment::new("Worlds")
+///     .with_value("SQLITE_DBNAME", "worlds.db")
+///     .with_value("WORLDS_SQLITE_LOCK_TIMEOUT", "10");
+/// assert_eq!(env.get("SQLITE_DBNAME"), Some("worlds.db"));
+/// assert_eq!(env.get("SQLITE_LOCK_TIMEOUT"), Some("10"));
+/// assert_eq!(env.get_bool("IS_SNAPSHOTTING_ENABLED", false), Ok(false));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    name: String,
+    prefix: String,
+    explicit: BTreeMap<String, String>,
+    process: BTreeMap<String, String>,
+    defaults: BTreeMap<String, String>,
+}
+
+impl Environment {
+    /// The configuration of the application `name`, without the process environment.
+    pub fn new(name: impl Into<String>) -> Self {
+        let name = name.into();
+        Environment {
+            prefix: prefix_of(&name),
+            name,
+            ..Environment::default()
+        }
+    }
+
+    /// The configuration of the application `name`, with the process environment.
+    pub fn from_process(name: impl Into<String>) -> Self {
+        let mut env = Self::new(name);
+        env.process = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        env
+    }
+
+    /// Forgets the process environment: only values given in code and defaults count.
+    pub fn clear_process(&mut self) {
+        self.process.clear();
+    }
+
+    /// The application's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sets a value in code (the highest precedence).
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.explicit.insert(key.into(), value.into());
+    }
+
+    /// Sets a value in code, builder style.
+    pub fn with_value(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.set(key, value);
+        self
+    }
+
+    /// Sets a default (the lowest precedence: the process environment overrides it).
+    pub fn set_default(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.defaults.insert(key.into(), value.into());
+    }
+
+    /// The same values, looked up with another application's name prefix (a follower reads its
+    /// leader's cipher settings this way, as in the reference library).
+    pub fn for_application(&self, name: &str) -> Environment {
+        Environment {
+            name: name.to_string(),
+            prefix: prefix_of(name),
+            ..self.clone()
+        }
+    }
+
+    /// The value of `key`, if set to something other than an empty string.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let prefixed = format!("{}{key}", self.prefix);
+        [&self.explicit, &self.process, &self.defaults]
+            .into_iter()
+            .find_map(|layer| layer.get(&prefixed).or_else(|| layer.get(key)))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value of `key` as a boolean (the reference's `strtobool`), or `default` if unset.
+    pub fn get_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(value) => strtobool(value).ok_or_else(|| {
+                ConfigError::new(
+                    key,
+                    format!("invalid truth value {value:?}: expected y, yes, t, true, on, 1, n, no, f, false, off or 0"),
+                )
+            }),
+        }
+    }
+
+    /// The value of `key` parsed as a `T`, or `None` if unset.
+    pub fn get_parsed<T: FromStr>(&self, key: &str, expected: &str) -> Result<Option<T>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(value) => value.parse().map(Some).map_err(|_| {
+                ConfigError::new(key, format!("{value:?} is invalid: if set, {expected} is expected"))
+            }),
+        }
+    }
+}
+
+fn prefix_of(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("{}_", name.to_uppercase())
+    }
+}
+
+/// The reference library's `strtobool`: case-insensitive `y, yes, t, true, on, 1` are true and
+/// `n, no, f, false, off, 0` are false; anything else is `None`.
+pub fn strtobool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "t" | "true" | "on" | "1" => Some(true),
+        "n" | "no" | "f" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_beats_process_beats_defaults_and_prefix_beats_plain_within_a_layer() {
+        let mut env = Environment::new("Worlds");
+        env.process.insert("WORLDS_A".into(), "process-prefixed".into());
+        env.process.insert("B".into(), "process".into());
+        env.set_default("B", "default");
+        env.set_default("C", "default");
+        env.set("A", "code");
+        assert_eq!(env.get("A"), Some("code"));
+        assert_eq!(env.get("B"), Some("process"));
+        assert_eq!(env.get("C"), Some("default"));
+        env.set("WORLDS_C", "code-prefixed");
+        env.set("C", "code");
+        assert_eq!(env.get("C"), Some("code-prefixed"));
+        assert_eq!(env.get("D"), None);
+    }
+
+    #[test]
+    fn empty_values_are_unset() {
+        let env = Environment::new("App").with_value("SQLITE_LOCK_TIMEOUT", " ");
+        assert_eq!(env.get("SQLITE_LOCK_TIMEOUT"), None);
+    }
+
+    #[test]
+    fn strtobool_accepts_the_reference_values() {
+        for t in ["y", "YES", "t", "True", "on", "1"] {
+            assert_eq!(strtobool(t), Some(true), "{t}");
+        }
+        for f in ["n", "No", "f", "FALSE", "off", "0"] {
+            assert_eq!(strtobool(f), Some(false), "{f}");
+        }
+        assert_eq!(strtobool("maybe"), None);
+        let env = Environment::new("App").with_value("IS_SNAPSHOTTING_ENABLED", "maybe");
+        let error = env.get_bool("IS_SNAPSHOTTING_ENABLED", false).unwrap_err();
+        assert_eq!(error.variable, "IS_SNAPSHOTTING_ENABLED");
+    }
+}

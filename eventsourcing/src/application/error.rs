@@ -1,0 +1,87 @@
+//! The error type of the application layer.
+
+use uuid::Uuid;
+
+use crate::domain::DomainError;
+use crate::persistence::{ErrorKind, PersistenceError};
+
+/// An error of the application layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplicationError {
+    /// The repository has no events of the aggregate (at or below the version, if one was
+    /// given): the reference library's `AggregateNotFound`.
+    #[error("aggregate {id} not found{}", version.map(|v| format!(" at version {v}")).unwrap_or_default())]
+    AggregateNotFound {
+        /// The aggregate id asked for.
+        id: Uuid,
+        /// The version asked for, if any.
+        version: Option<u64>,
+    },
+
+    /// Storing or reading events failed. An integrity error here means another writer saved
+    /// the same aggregate version first: get the aggregate again and retry the command.
+    #[error(transparent)]
+    Persistence(#[from] PersistenceError),
+
+    /// Rebuilding an aggregate from its events failed.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// A snapshot was asked for, but snapshotting is not enabled.
+    #[error(
+        "can't take a snapshot without a snapshot store: set IS_SNAPSHOTTING_ENABLED to a true \
+         value (such as \"y\"), or enable snapshotting with the application builder"
+    )]
+    SnapshottingDisabled,
+
+    /// A notification log section id is not of the form "first,last".
+    #[error("invalid notification log section id {0:?}: expected \"first,last\", such as \"1,10\"")]
+    InvalidSectionId(String),
+
+    /// More notifications were asked for than a section holds.
+    #[error("requested limit {limit} greater than section size {section_size}")]
+    LimitTooLarge {
+        /// The limit asked for.
+        limit: usize,
+        /// The log's section size.
+        section_size: usize,
+    },
+}
+
+impl ApplicationError {
+    /// Whether this is an integrity error: another writer saved the same aggregate version (or
+    /// the same name, for aggregates with derived ids) first.
+    pub fn is_integrity(&self) -> bool {
+        matches!(self, ApplicationError::Persistence(e) if e.kind() == ErrorKind::Integrity)
+    }
+
+    /// Whether this is [`ApplicationError::AggregateNotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApplicationError::AggregateNotFound { .. })
+    }
+}
+
+/// A configuration value is missing or invalid. The message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error in {variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable (as looked up, without the application-name prefix).
+    pub variable: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A configuration error of `variable`.
+    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            variable: variable.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The application layer: applications, repositories, notification logs, snapshotting and
+//! configuration.
+//!
+//! An [`Application`] owns an event store, a repository, an optional snapshot store and a
+//! notification log, built from its configuration: environment variables with the reference
+//! library's names (see [`config`]), or an [`ApplicationBuilder`]. With nothing configured,
+//! events are kept in memory.
+
+mod app;
+pub mod config;
+mod error;
+mod infrastructure;
+mod notification_log;
+mod repository;
+
+pub use app::{Aggregates, Application, ApplicationBuilder};
+pub use config::Environment;
+pub use error::{ApplicationError, ConfigError};
+pub use notification_log::{LocalNotificationLog, NotificationLog, Section, DEFAULT_SECTION_SIZE};
+pub use repository::Repository;

@@ -1,0 +1,120 @@
+//! The [`Repository`]: aggregates by id, rebuilt from their snapshots and events.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::error::ApplicationError;
+use crate::domain::Aggregate;
+use crate::persistence::{AggregateRecorder, EventQuery, JsonTranscoder, Mapper, Transcoder};
+
+/// Gets aggregates: the newest snapshot at or below the requested version (when snapshotting is
+/// enabled), then the events after it, applied in order.
+///
+/// A snapshot that can't be decoded or restored (damaged, or from a version of the aggregate
+/// with no upcast path) is skipped with a warning and the aggregate is replayed from its
+/// events: never a default state at a later version.
+pub struct Repository<T: Transcoder = JsonTranscoder> {
+    mapper: Arc<Mapper<T>>,
+    events: Arc<dyn AggregateRecorder>,
+    snapshots: Option<Arc<dyn AggregateRecorder>>,
+}
+
+impl<T: Transcoder> Clone for Repository<T> {
+    fn clone(&self) -> Self {
+        Repository {
+            mapper: Arc::clone(&self.mapper),
+            events: Arc::clone(&self.events),
+            snapshots: self.snapshots.clone(),
+        }
+    }
+}
+
+impl<T: Transcoder> std::fmt::Debug for Repository<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("mapper", &self.mapper)
+            .field("snapshots", &self.snapshots.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Transcoder> Repository<T> {
+    /// A repository of the events in `events` (and snapshots in `snapshots`).
+    pub fn new(
+        mapper: Arc<Mapper<T>>,
+        events: Arc<dyn AggregateRecorder>,
+        snapshots: Option<Arc<dyn AggregateRecorder>>,
+    ) -> Self {
+        Repository {
+            mapper,
+            events,
+            snapshots,
+        }
+    }
+
+    /// The aggregate with id `id`, at its latest version.
+    ///
+    /// [`ApplicationError::AggregateNotFound`] if there are no events of `id`.
+    pub fn get<A: Aggregate>(&self, id: Uuid) -> Result<A, ApplicationError> {
+        self.load(id, None)
+    }
+
+    /// The aggregate with id `id` as it was at `version` (or at its latest version, if that is
+    /// lower). [`ApplicationError::AggregateNotFound`] if it has no events at or below
+    /// `version`.
+    pub fn get_at<A: Aggregate>(&self, id: Uuid, version: u64) -> Result<A, ApplicationError> {
+        self.load(id, Some(version))
+    }
+
+    fn load<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<A, ApplicationError> {
+        let mut aggregate = self.load_snapshot::<A>(id, version)?;
+        let query = EventQuery {
+            gt: aggregate.as_ref().map(Aggregate::version),
+            lte: version,
+            desc: false,
+            limit: None,
+        };
+        for stored in self.events.select_events(id, &query)? {
+            let event = self.mapper.to_domain_event::<A::Event>(&stored)?;
+            match &mut aggregate {
+                None => aggregate = Some(A::from_created_event(event)?),
+                Some(aggregate) => aggregate.apply_event(event)?,
+            }
+        }
+        aggregate.ok_or(ApplicationError::AggregateNotFound { id, version })
+    }
+
+    fn load_snapshot<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<Option<A>, ApplicationError> {
+        let Some(snapshots) = &self.snapshots else {
+            return Ok(None);
+        };
+        let query = EventQuery {
+            gt: None,
+            lte: version,
+            desc: true,
+            limit: Some(1),
+        };
+        let Some(stored) = snapshots.select_events(id, &query)?.pop() else {
+            return Ok(None);
+        };
+        let restored = self
+            .mapper
+            .to_snapshot(&stored)
+            .map_err(ApplicationError::from)
+            .and_then(|snapshot| A::from_snapshot(snapshot).map_err(ApplicationError::from));
+        match restored {
+            Ok(aggregate) => Ok(Some(aggregate)),
+            Err(error) => {
+                tracing::warn!(
+                    aggregate = A::NAME,
+                    %id,
+                    snapshot_version = stored.originator_version,
+                    %error,
+                    "ignoring a snapshot that can't be restored; replaying the aggregate from its events"
+                );
+                Ok(None)
+            }
+        }
+    }
+}
