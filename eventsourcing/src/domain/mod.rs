@@ -13,6 +13,8 @@ mod time;
 pub use aggregate::{Aggregate, AggregateMeta};
 pub use error::{ApplyError, BoxError, DomainError, VersionError};
 pub use event::{AggregateEvent, DomainEvent};
+// For the persistence layer's mapper, which is not written yet.
+#[allow(unused_imports)]
 pub(crate) use event::{EventState, EventStateSeed};
 pub use snapshot::Snapshot;
 
