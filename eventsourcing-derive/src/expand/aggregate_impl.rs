@@ -187,7 +187,23 @@ fn created_methods(
     };
     let mut block = method.block.clone();
     complete_struct_exprs(krate, &model.struct_ident, &mut block);
-    vec![ImplItem::Fn(public), body_method(event, block)]
+    let mut body = body_method(event, block);
+    if let (Some(id), ImplItem::Fn(body)) = (&event.id_param, &mut body) {
+        allow_unused_id(body, id);
+    }
+    vec![ImplItem::Fn(public), body]
+}
+
+/// The `id` argument of a constructor is always used, as the aggregate's id, even when the body
+/// ignores it (the aggregate has `id()`): don't let the body's copy warn as unused.
+fn allow_unused_id(body: &mut ImplItemFn, id: &Ident) {
+    for arg in &mut body.sig.inputs {
+        if let FnArg::Typed(typed) = arg {
+            if matches!(&*typed.pat, Pat::Ident(p) if p.ident == *id) {
+                typed.attrs.push(parse_quote!(#[allow(unused_variables)]));
+            }
+        }
+    }
 }
 
 fn event_methods(krate: &TokenStream, event: &Event, enum_ident: &Ident) -> Vec<ImplItem> {
