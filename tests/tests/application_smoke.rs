@@ -12,7 +12,10 @@ pub struct Dog {
 impl Dog {
     #[created("Registered")]
     pub fn register(name: String) -> Self {
-        Dog { name, tricks: Vec::new() }
+        Dog {
+            name,
+            tricks: Vec::new(),
+        }
     }
 
     #[event("TrickAdded")]
@@ -31,7 +34,9 @@ fn app_is_send_sync() {
 fn app_flow() {
     for builder in [
         Application::builder("Dogs").without_process_env().memory(),
-        Application::builder("Dogs").without_process_env().sqlite(":memory:"),
+        Application::builder("Dogs")
+            .without_process_env()
+            .sqlite(":memory:"),
     ] {
         let app = builder.snapshotting_interval::<Dog>(2).build().unwrap();
         let mut dog = Dog::register("Fido".into());
@@ -47,7 +52,12 @@ fn app_flow() {
         assert_eq!(section.id.as_deref(), Some("1,3"));
         let e: DomainEvent<DogEvent> = app.mapper().to_domain_event(&section.items[1]).unwrap();
         assert_eq!(e.name(), "TrickAdded");
-        let snaps = app.snapshots().unwrap().recorder().select_events(dog.id(), &Default::default()).unwrap();
+        let snaps = app
+            .snapshots()
+            .unwrap()
+            .recorder()
+            .select_events(dog.id(), &Default::default())
+            .unwrap();
         assert_eq!(snaps.len(), 1);
         assert_eq!(snaps[0].originator_version, 2);
     }

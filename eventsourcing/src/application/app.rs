@@ -245,7 +245,11 @@ impl<T: Transcoder> Application<T> {
 
     /// Tells the listeners (followers' runners) that new events were recorded.
     pub(crate) fn notify_listeners(&self) {
-        let listeners = self.listeners.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let listeners = self
+            .listeners
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for listener in listeners {
             listener(&self.name);
         }
@@ -292,7 +296,11 @@ fn push_stored<A: Aggregate, T: Transcoder>(
 
 /// Clears `aggregate`'s pending events, which have been saved, and takes automatic snapshots.
 fn after_saved<A: Aggregate, T: Transcoder>(aggregate: &mut A, application: &Application<T>) {
-    let Some(first) = aggregate.pending_events().first().map(|e| e.originator_version) else {
+    let Some(first) = aggregate
+        .pending_events()
+        .first()
+        .map(|e| e.originator_version)
+    else {
         return;
     };
     aggregate.meta_mut().pending_events.clear();
@@ -351,7 +359,8 @@ impl<A: Aggregate> Aggregates for Vec<&mut A> {
     }
 
     fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        self.iter_mut().for_each(|a| after_saved(&mut **a, application));
+        self.iter_mut()
+            .for_each(|a| after_saved(&mut **a, application));
     }
 }
 

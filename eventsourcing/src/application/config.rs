@@ -138,11 +138,18 @@ impl Environment {
     }
 
     /// The value of `key` parsed as a `T`, or `None` if unset.
-    pub fn get_parsed<T: FromStr>(&self, key: &str, expected: &str) -> Result<Option<T>, ConfigError> {
+    pub fn get_parsed<T: FromStr>(
+        &self,
+        key: &str,
+        expected: &str,
+    ) -> Result<Option<T>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(value) => value.parse().map(Some).map_err(|_| {
-                ConfigError::new(key, format!("{value:?} is invalid: if set, {expected} is expected"))
+                ConfigError::new(
+                    key,
+                    format!("{value:?} is invalid: if set, {expected} is expected"),
+                )
             }),
         }
     }
@@ -173,7 +180,8 @@ mod tests {
     #[test]
     fn code_beats_process_beats_defaults_and_prefix_beats_plain_within_a_layer() {
         let mut env = Environment::new("Worlds");
-        env.process.insert("WORLDS_A".into(), "process-prefixed".into());
+        env.process
+            .insert("WORLDS_A".into(), "process-prefixed".into());
         env.process.insert("B".into(), "process".into());
         env.set_default("B", "default");
         env.set_default("C", "default");

@@ -40,7 +40,9 @@ pub enum ApplicationError {
     SnapshottingDisabled,
 
     /// A notification log section id is not of the form "first,last".
-    #[error("invalid notification log section id {0:?}: expected \"first,last\", such as \"1,10\"")]
+    #[error(
+        "invalid notification log section id {0:?}: expected \"first,last\", such as \"1,10\""
+    )]
     InvalidSectionId(String),
 
     /// More notifications were asked for than a section holds.

@@ -8,7 +8,9 @@ use super::config::{
     PERSISTENCE_MODULE,
 };
 use super::error::{ApplicationError, ConfigError};
-use crate::persistence::{AesCipher, AggregateRecorder, Cipher, Compressor, ProcessRecorder, ZlibCompressor};
+use crate::persistence::{
+    AesCipher, AggregateRecorder, Cipher, Compressor, ProcessRecorder, ZlibCompressor,
+};
 use crate::popo::InMemoryRecorder;
 
 /// The recorders of an application.
@@ -53,7 +55,10 @@ pub(crate) fn backend(env: &Environment) -> Result<Backend, ConfigError> {
 }
 
 /// Builds the recorders the configuration asks for.
-pub(crate) fn construct(env: &Environment, snapshotting: bool) -> Result<Infrastructure, ApplicationError> {
+pub(crate) fn construct(
+    env: &Environment,
+    snapshotting: bool,
+) -> Result<Infrastructure, ApplicationError> {
     match backend(env)? {
         Backend::Memory => Ok(Infrastructure {
             recorder: Arc::new(InMemoryRecorder::new()),
@@ -82,10 +87,17 @@ fn sqlite(env: &Environment, snapshotting: bool) -> Result<Infrastructure, Appli
     let lock_timeout = env
         .get_parsed::<u64>(SQLITE_LOCK_TIMEOUT, "an integer number of seconds")?
         .map_or(DEFAULT_LOCK_TIMEOUT, std::time::Duration::from_secs);
-    let datastore = Arc::new(SqliteDatastore::open_with(db_name, lock_timeout, Synchronous::Full)?);
+    let datastore = Arc::new(SqliteDatastore::open_with(
+        db_name,
+        lock_timeout,
+        Synchronous::Full,
+    )?);
     let recorder = SqliteApplicationRecorder::new(Arc::clone(&datastore))?;
     let snapshots = if snapshotting {
-        Some(Arc::new(SqliteAggregateRecorder::new(datastore, "stored_snapshots")?) as Arc<dyn AggregateRecorder>)
+        Some(
+            Arc::new(SqliteAggregateRecorder::new(datastore, "stored_snapshots")?)
+                as Arc<dyn AggregateRecorder>,
+        )
     } else {
         None
     };
@@ -134,7 +146,8 @@ pub(crate) fn cipher(env: &Environment) -> Result<Option<Arc<dyn Cipher>>, Confi
     };
     match topic.unwrap_or("eventsourcing.cipher:AESCipher") {
         "eventsourcing.cipher:AESCipher" | "AESCipher" | "aes" | "aes-gcm" => {
-            let cipher = AesCipher::new(key).map_err(|e| ConfigError::new(CIPHER_KEY, e.to_string()))?;
+            let cipher =
+                AesCipher::new(key).map_err(|e| ConfigError::new(CIPHER_KEY, e.to_string()))?;
             Ok(Some(Arc::new(cipher)))
         }
         other => Err(ConfigError::new(
@@ -153,7 +166,9 @@ pub(crate) fn compressor(env: &Environment) -> Result<Option<Arc<dyn Compressor>
         }
         Some(other) => Err(ConfigError::new(
             COMPRESSOR_TOPIC,
-            format!("unknown compressor {other:?}: expected eventsourcing.compressor:ZlibCompressor"),
+            format!(
+                "unknown compressor {other:?}: expected eventsourcing.compressor:ZlibCompressor"
+            ),
         )),
     }
 }

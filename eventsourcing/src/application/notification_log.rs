@@ -105,7 +105,9 @@ impl NotificationLog for LocalNotificationLog {
         let (first, last) = parse_section_id(section_id)?;
         let start = first.max(1);
         let requested = (last - start + 1).max(0);
-        let limit = usize::try_from(requested).unwrap_or(usize::MAX).min(self.section_size);
+        let limit = usize::try_from(requested)
+            .unwrap_or(usize::MAX)
+            .min(self.section_size);
         let items = self.select(start as u64, limit)?;
         let (id, next_id) = match (items.first(), items.last()) {
             (Some(first), Some(last)) => {

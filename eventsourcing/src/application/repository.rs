@@ -85,7 +85,11 @@ impl<T: Transcoder> Repository<T> {
         aggregate.ok_or(ApplicationError::AggregateNotFound { id, version })
     }
 
-    fn load_snapshot<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<Option<A>, ApplicationError> {
+    fn load_snapshot<A: Aggregate>(
+        &self,
+        id: Uuid,
+        version: Option<u64>,
+    ) -> Result<Option<A>, ApplicationError> {
         let Some(snapshots) = &self.snapshots else {
             return Ok(None);
         };

@@ -114,6 +114,15 @@ impl Snapshot {
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or_else(|| invalid::<A>(format!("class_version is {value}")))?,
         };
+        if version > A::CLASS_VERSION {
+            // Written by a newer version of the program: restoring it could drop what this
+            // version doesn't know about, so the caller replays from the events instead.
+            return Err(invalid::<A>(format!(
+                "the snapshot is of version {version}, newer than this {} (version {})",
+                A::NAME,
+                A::CLASS_VERSION
+            )));
+        }
         while version < A::CLASS_VERSION {
             A::upcast_state(version, &mut state)?;
             version += 1;
