@@ -1,0 +1,2 @@
+//! The reference workloads, for `../shared/bench/compare.py`.
+fn main() {}
