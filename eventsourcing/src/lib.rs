@@ -7,6 +7,7 @@ pub mod persistence;
 pub mod popo;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod system;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -3,6 +3,7 @@
 
 use std::any::type_name;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
@@ -103,7 +104,8 @@ pub struct Application<T: Transcoder = JsonTranscoder> {
     repository: Repository<T>,
     log: LocalNotificationLog,
     snapshotting_intervals: HashMap<&'static str, u64>,
-    listeners: RwLock<Vec<Listener>>,
+    listeners: RwLock<Vec<(u64, Listener)>>,
+    next_listener: AtomicU64,
 }
 
 impl<T: Transcoder> std::fmt::Debug for Application<T> {
@@ -213,7 +215,7 @@ impl<T: Transcoder> Application<T> {
 
     /// Snapshots taken automatically after a save: at each new version that is a multiple of
     /// the aggregate type's interval. A failure is logged, not returned: the events are saved.
-    fn snapshot_after_save<A: Aggregate>(&self, aggregate: &A, first_new_version: u64) {
+    pub(crate) fn snapshot_after_save<A: Aggregate>(&self, aggregate: &A, first_new_version: u64) {
         let (Some(snapshots), Some(&interval)) =
             (&self.snapshots, self.snapshotting_intervals.get(A::TOPIC))
         else {
@@ -234,22 +236,34 @@ impl<T: Transcoder> Application<T> {
         }
     }
 
-    /// Registers something to call after each save that recorded events.
-    #[allow(dead_code)] // used by the system layer (runners prompting followers)
-    pub(crate) fn add_listener(&self, listener: Listener) {
+    /// Registers something to call after each save that recorded events; returns an id to
+    /// remove it with.
+    pub(crate) fn add_listener(&self, listener: Listener) -> u64 {
+        let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
         self.listeners
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .push(listener);
+            .push((id, listener));
+        id
+    }
+
+    /// Removes a listener.
+    pub(crate) fn remove_listener(&self, id: u64) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(listener_id, _)| *listener_id != id);
     }
 
     /// Tells the listeners (followers' runners) that new events were recorded.
     pub(crate) fn notify_listeners(&self) {
-        let listeners = self
+        let listeners: Vec<Listener> = self
             .listeners
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .iter()
+            .map(|(_, listener)| Arc::clone(listener))
+            .collect();
         for listener in listeners {
             listener(&self.name);
         }
@@ -424,8 +438,11 @@ pub struct ApplicationBuilder<T: Transcoder = JsonTranscoder> {
     transcoder: T,
     snapshotting_intervals: HashMap<&'static str, u64>,
     section_size: usize,
-    recorders: Option<(Arc<dyn ProcessRecorder>, Option<Arc<dyn AggregateRecorder>>)>,
+    recorders: Option<Recorders>,
 }
+
+/// Recorders given to a builder: the application's, and the snapshots'.
+type Recorders = (Arc<dyn ProcessRecorder>, Option<Arc<dyn AggregateRecorder>>);
 
 impl ApplicationBuilder<JsonTranscoder> {
     /// A builder of the application `name`, starting from the process environment.
@@ -588,6 +605,7 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             log,
             snapshotting_intervals: self.snapshotting_intervals,
             listeners: RwLock::new(Vec::new()),
+            next_listener: AtomicU64::new(0),
         })
     }
 }

@@ -6,7 +6,7 @@
 //! library's names (see [`config`]), or an [`ApplicationBuilder`]. With nothing configured,
 //! events are kept in memory.
 
-mod app;
+pub(crate) mod app;
 pub mod config;
 mod error;
 mod infrastructure;

@@ -1,0 +1,288 @@
+//! Process applications: an application with a policy that responds to the events of the
+//! applications it follows.
+
+use std::any::Any;
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::application::{Application, ApplicationError};
+use crate::domain::{Aggregate, AggregateEvent, BoxError, DomainEvent};
+use crate::persistence::{
+    JsonTranscoder, Mapper, Notification, PersistenceError, StoredEvent, Transcoder,
+};
+
+/// What a policy returns: `Ok`, or any error (which stops processing at that notification; it
+/// is processed again next time).
+pub type PolicyResult = Result<(), BoxError>;
+
+/// A process application: an application of yours (a struct holding an [`Application`]) with a
+/// policy, which is called once for each event of the applications it follows.
+///
+/// What the policy changes goes into the [`ProcessingEvent`] it is given, and is recorded
+/// together with the position in the upstream log, atomically: after a crash the follower
+/// resumes from its last recorded position, and no upstream event is processed twice or
+/// skipped.
+///
+/// Policies are typed: [`Upstream`](Process::Upstream) is the upstream events a policy
+/// understands, usually `DomainEvent<SomeAggregateEvent>`, and the policy matches on the
+/// generated event enum. Events of other types are tracked and skipped.
+///
+/// ```
+/// use eventsourcing::prelude::*;
+/// use eventsourcing::application::{Application, ApplicationError};
+/// use eventsourcing::system::{Process, ProcessingEvent, PolicyResult};
+///
+/// #[aggregate]
+/// #[derive(Debug, Clone, Serialize, Deserialize)]
+/// pub struct World { history: Vec<String> }
+///
+/// #[aggregate]
+/// impl World {
+///     #[created]
+///     pub fn create() -> Self { World { history: Vec::new() } }
+///
+///     #[event("SomethingHappened")]
+///     pub fn make_it_so(&mut self, what: String) { self.history.push(what); }
+/// }
+///
+/// #[aggregate]
+/// #[derive(Debug, Clone, Serialize, Deserialize)]
+/// pub struct Counter { count: u64 }
+///
+/// #[aggregate]
+/// impl Counter {
+///     pub fn create_id(name: &str) -> Uuid {
+///         eventsourcing::domain::url_id(&format!("/counters/{name}"))
+///     }
+///
+///     #[created]
+///     pub fn create(name: String) -> Self { Counter { count: 0 } }
+///
+///     #[event]
+///     pub fn incremented(&mut self) { self.count += 1; }
+/// }
+///
+/// /// Counts what happens in the worlds.
+/// pub struct Counters { app: Application }
+///
+/// impl AsRef<Application> for Counters {
+///     fn as_ref(&self) -> &Application { &self.app }
+/// }
+///
+/// impl Process for Counters {
+///     type Upstream = DomainEvent<WorldEvent>;
+///
+///     fn policy(&self, event: DomainEvent<WorldEvent>, processing: &mut ProcessingEvent<'_>) -> PolicyResult {
+///         if let WorldEvent::SomethingHappened { what } = event.payload {
+///             let mut counter = match processing.get::<Counter>(Counter::create_id(&what)) {
+///                 Ok(counter) => counter,
+///                 Err(e) if e.is_not_found() => Counter::create(what),
+///                 Err(e) => return Err(e.into()),
+///             };
+///             counter.incremented();
+///             processing.save(&mut counter)?;
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Process<T: Transcoder = JsonTranscoder>:
+    AsRef<Application<T>> + Send + Sync + 'static
+{
+    /// The upstream events this policy understands.
+    type Upstream: UpstreamEvent;
+
+    /// Responds to one upstream event: get aggregates with
+    /// [`ProcessingEvent::get`], change them, and [`save`](ProcessingEvent::save) them into
+    /// `processing` (not with the application's own `save`, which would not be atomic with the
+    /// tracking record).
+    fn policy(
+        &self,
+        event: Self::Upstream,
+        processing: &mut ProcessingEvent<'_, T>,
+    ) -> PolicyResult;
+}
+
+/// Upstream events a policy understands: how to decode a notification into one, or skip it.
+///
+/// Implemented for `DomainEvent<E>` of any aggregate's event enum `E`: notifications of other
+/// topics are skipped. For a policy that follows events of several aggregate types, implement
+/// it for an enum of yours, trying each type in turn:
+///
+/// ```
+/// # use eventsourcing::prelude::*;
+/// # #[aggregate] pub struct Cat {}
+/// # #[aggregate] impl Cat { #[created] pub fn create() -> Self { Cat {} } }
+/// # #[aggregate] pub struct Dog {}
+/// # #[aggregate] impl Dog { #[created] pub fn create() -> Self { Dog {} } }
+/// use eventsourcing::persistence::{Mapper, Notification, PersistenceError, Transcoder};
+/// use eventsourcing::system::UpstreamEvent;
+///
+/// pub enum Pets {
+///     Cat(DomainEvent<CatEvent>),
+///     Dog(DomainEvent<DogEvent>),
+/// }
+///
+/// impl UpstreamEvent for Pets {
+///     fn decode<T: Transcoder>(mapper: &Mapper<T>, n: &Notification) -> Result<Option<Self>, PersistenceError> {
+///         if let Some(cat) = DomainEvent::decode(mapper, n)? {
+///             return Ok(Some(Pets::Cat(cat)));
+///         }
+///         Ok(DomainEvent::decode(mapper, n)?.map(Pets::Dog))
+///     }
+/// }
+/// ```
+pub trait UpstreamEvent: Sized + Send + 'static {
+    /// The notification as an upstream event, or `None` if the policy does not handle its
+    /// type. A notification of a handled type that can't be decoded is an error.
+    fn decode<T: Transcoder>(
+        mapper: &Mapper<T>,
+        notification: &Notification,
+    ) -> Result<Option<Self>, PersistenceError>;
+}
+
+impl<E: AggregateEvent> UpstreamEvent for DomainEvent<E> {
+    fn decode<T: Transcoder>(
+        mapper: &Mapper<T>,
+        notification: &Notification,
+    ) -> Result<Option<Self>, PersistenceError> {
+        if E::has_topic(&notification.topic) {
+            mapper.to_domain_event(notification).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// An aggregate saved during processing, kept so that later events of the same batch see it.
+pub(crate) struct Saved<T: Transcoder> {
+    aggregate: Box<dyn Any + Send>,
+    /// The first version this processing added (for automatic snapshots).
+    first_new_version: u64,
+    /// Takes the automatic snapshots of the aggregate once its events are recorded.
+    snapshot: fn(&Application<T>, &(dyn Any + Send), u64),
+}
+
+/// What a policy's processing of one upstream event produces: the new events of the
+/// aggregates it saved. The follower records them with the tracking record of the upstream
+/// notification, in one transaction.
+///
+/// Aggregates saved earlier in the same batch of notifications are visible to
+/// [`get`](ProcessingEvent::get) before they are committed, so a policy always sees its own
+/// changes.
+pub struct ProcessingEvent<'a, T: Transcoder = JsonTranscoder> {
+    application: &'a Application<T>,
+    batch: &'a HashMap<Uuid, Saved<T>>,
+    saved: HashMap<Uuid, Saved<T>>,
+    stored: Vec<StoredEvent>,
+    leader_name: &'a str,
+    notification_id: u64,
+}
+
+impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
+    pub(crate) fn new(
+        application: &'a Application<T>,
+        batch: &'a HashMap<Uuid, Saved<T>>,
+        leader_name: &'a str,
+        notification_id: u64,
+    ) -> Self {
+        ProcessingEvent {
+            application,
+            batch,
+            saved: HashMap::new(),
+            stored: Vec::new(),
+            leader_name,
+            notification_id,
+        }
+    }
+
+    /// The process application's own application (its repository, its configuration).
+    pub fn application(&self) -> &'a Application<T> {
+        self.application
+    }
+
+    /// The name of the upstream application whose event is being processed.
+    pub fn leader_name(&self) -> &str {
+        self.leader_name
+    }
+
+    /// The id of the upstream notification being processed.
+    pub fn notification_id(&self) -> u64 {
+        self.notification_id
+    }
+
+    /// The aggregate `id` as this processing sees it: as saved earlier in this processing or
+    /// batch, else from the application's repository.
+    pub fn get<A: Aggregate + Clone + Send>(&self, id: Uuid) -> Result<A, ApplicationError> {
+        let cached = self
+            .saved
+            .get(&id)
+            .or_else(|| self.batch.get(&id))
+            .and_then(|saved| saved.aggregate.downcast_ref::<A>());
+        match cached {
+            Some(aggregate) => Ok(aggregate.clone()),
+            None => self.application.repository().get(id),
+        }
+    }
+
+    /// Collects the aggregate's new events, to be recorded with the tracking record when the
+    /// policy returns. The aggregate's pending events are cleared.
+    pub fn save<A: Aggregate + Clone + Send>(
+        &mut self,
+        aggregate: &mut A,
+    ) -> Result<(), ApplicationError> {
+        let pending = aggregate.pending_events();
+        let Some(first_new_version) = pending.first().map(|e| e.originator_version) else {
+            return Ok(());
+        };
+        let mapper = self.application.mapper();
+        self.stored.reserve(pending.len());
+        for event in pending {
+            self.stored.push(mapper.from_domain_event(event)?);
+        }
+        aggregate.meta_mut().pending_events.clear();
+        let first_new_version = match self
+            .saved
+            .get(&aggregate.id())
+            .or_else(|| self.batch.get(&aggregate.id()))
+        {
+            Some(earlier) => earlier.first_new_version.min(first_new_version),
+            None => first_new_version,
+        };
+        self.saved.insert(
+            aggregate.id(),
+            Saved {
+                aggregate: Box::new(aggregate.clone()),
+                first_new_version,
+                snapshot: snapshot_saved::<T, A>,
+            },
+        );
+        Ok(())
+    }
+
+    /// The collected events and aggregates.
+    pub(crate) fn into_parts(self) -> (Vec<StoredEvent>, HashMap<Uuid, Saved<T>>) {
+        (self.stored, self.saved)
+    }
+}
+
+/// After a batch is recorded: the automatic snapshots of each aggregate it saved.
+pub(crate) fn snapshot_batch<T: Transcoder>(
+    application: &Application<T>,
+    batch: &HashMap<Uuid, Saved<T>>,
+) {
+    for saved in batch.values() {
+        (saved.snapshot)(application, &*saved.aggregate, saved.first_new_version);
+    }
+}
+
+fn snapshot_saved<T: Transcoder, A: Aggregate>(
+    application: &Application<T>,
+    aggregate: &(dyn Any + Send),
+    first_new_version: u64,
+) {
+    if let Some(aggregate) = aggregate.downcast_ref::<A>() {
+        application.snapshot_after_save(aggregate, first_new_version);
+    }
+}
