@@ -3,6 +3,7 @@
 
 pub mod application;
 pub mod domain;
+pub mod interface;
 pub mod persistence;
 pub mod popo;
 #[cfg(feature = "sqlite")]

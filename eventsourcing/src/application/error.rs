@@ -45,6 +45,16 @@ pub enum ApplicationError {
     )]
     InvalidSectionId(String),
 
+    /// A remote notification log could not be read (the interface layer).
+    #[error("notification log interface error: {message}")]
+    Interface {
+        /// What went wrong.
+        message: String,
+        /// The cause, if any.
+        #[source]
+        source: Option<crate::domain::BoxError>,
+    },
+
     /// More notifications were asked for than a section holds.
     #[error("requested limit {limit} greater than section size {section_size}")]
     LimitTooLarge {

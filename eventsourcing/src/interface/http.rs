@@ -1,0 +1,338 @@
+//! A small HTTP endpoint for a notification log, and a client for it (feature `http`).
+//!
+//! Two routes, both `GET`, both answering JSON:
+//!
+//! - `/notifications?start=N&limit=M`: at most `M` notifications from id `N`;
+//! - `/sections/FIRST,LAST`: the section "FIRST,LAST".
+//!
+//! It is plain HTTP/1.1 on `std::net`, one request per connection, meant for followers on a
+//! trusted network reading a leader in another process. Put a reverse proxy with TLS and
+//! authentication in front of it for anything else.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use eventsourcing::application::{Application, NotificationLog};
+//! use eventsourcing::interface::http::{HttpNotificationLog, NotificationLogServer};
+//! use eventsourcing::interface::NotificationLogJsonService;
+//! # use eventsourcing::prelude::*;
+//! # #[aggregate] pub struct Note { text: String }
+//! # #[aggregate] impl Note { #[created] pub fn create(text: String) -> Self { Note { text } } }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let app = Application::new("Notes")?;
+//! app.save(&mut Note::create("hello".into()))?;
+//! let service = NotificationLogJsonService::new(Arc::new(app.log().clone()));
+//! let server = NotificationLogServer::bind("127.0.0.1:0", service)?;
+//!
+//! let remote = HttpNotificationLog::connect(&format!("http://{}", server.local_addr()))?;
+//! assert_eq!(remote.select(1, 10)?, app.log().select(1, 10)?);
+//! server.stop();
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{NotificationLogInterface, NotificationLogJsonClient, NotificationLogJsonService};
+use crate::application::ApplicationError;
+
+/// The largest request head the server reads.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+
+/// Serves a notification log over HTTP, in a background thread, until stopped or dropped.
+pub struct NotificationLogServer {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for NotificationLogServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationLogServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotificationLogServer {
+    /// Binds `addr` (port 0 picks a free port) and serves `service` from a background thread.
+    pub fn bind(addr: impl ToSocketAddrs, service: NotificationLogJsonService) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let thread_stopping = Arc::clone(&stopping);
+        let service = Arc::new(service);
+        let thread = std::thread::Builder::new()
+            .name("eventsourcing-http".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if thread_stopping.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let service = Arc::clone(&service);
+                    let spawned = std::thread::Builder::new()
+                        .name("eventsourcing-http-conn".into())
+                        .spawn(move || {
+                            if let Err(error) = handle(stream, &service) {
+                                tracing::debug!(%error, "notification log request failed");
+                            }
+                        });
+                    if let Err(error) = spawned {
+                        tracing::warn!(%error, "can't start a thread for a notification log request");
+                    }
+                }
+            })?;
+        Ok(NotificationLogServer {
+            addr,
+            stopping,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving (requests being answered are finished).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stopping.store(true, Ordering::Release);
+        // Wake the accepting thread up.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for NotificationLogServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn handle(mut stream: TcpStream, service: &NotificationLogJsonService) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = Vec::with_capacity(1024);
+    let mut buffer = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = stream.read(&mut buffer)?;
+        if read == 0 || head.len() + read > MAX_REQUEST_HEAD {
+            return respond(
+                &mut stream,
+                400,
+                &error_json("incomplete or oversized request"),
+            );
+        }
+        head.extend_from_slice(&buffer[..read]);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    let (method, path) = match request.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => {
+            (request.method.unwrap_or(""), request.path.unwrap_or(""))
+        }
+        _ => return respond(&mut stream, 400, &error_json("malformed request")),
+    };
+    if method != "GET" {
+        return respond(&mut stream, 405, &error_json("only GET is supported"));
+    }
+    let (status, body) = route(path, service);
+    respond(&mut stream, status, &body)
+}
+
+fn route(path: &str, service: &NotificationLogJsonService) -> (u16, String) {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let result = if path == "/notifications" {
+        let param = |name: &str| {
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(key, _)| *key == name)
+                .and_then(|(_, value)| value.parse::<u64>().ok())
+        };
+        match (param("start"), param("limit")) {
+            (Some(start), Some(limit)) => service.notifications_json(start, limit as usize),
+            _ => return (400, error_json("expected /notifications?start=N&limit=M")),
+        }
+    } else if let Some(section_id) = path.strip_prefix("/sections/") {
+        service.section_json(&percent_decode(section_id))
+    } else {
+        return (
+            404,
+            error_json("no such route: try /notifications?start=1&limit=10 or /sections/1,10"),
+        );
+    };
+    match result {
+        Ok(json) => (200, json),
+        Err(
+            error
+            @ (ApplicationError::InvalidSectionId(_) | ApplicationError::LimitTooLarge { .. }),
+        ) => (400, error_json(&error.to_string())),
+        Err(error) => {
+            tracing::warn!(%error, "notification log request failed");
+            (500, error_json(&error.to_string()))
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn error_json(message: &str) -> String {
+    serde_json::json!({ "error": message }).to_string()
+}
+
+fn respond(stream: &mut TcpStream, status: u16, body: &str) -> io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Internal Server Error",
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+/// The client side of [`NotificationLogServer`]: a [`NotificationLogInterface`] over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpNotificationLogInterface {
+    host: String,
+    addr: SocketAddr,
+    timeout: Duration,
+}
+
+/// A notification log read over HTTP: give it to a
+/// [`Follower`](crate::system::Follower) to follow a leader in another process.
+pub type HttpNotificationLog = NotificationLogJsonClient<HttpNotificationLogInterface>;
+
+impl HttpNotificationLog {
+    /// The log served at `url`, such as `"http://127.0.0.1:8080"`.
+    pub fn connect(url: &str) -> Result<Self, ApplicationError> {
+        Ok(NotificationLogJsonClient::new(
+            HttpNotificationLogInterface::new(url)?,
+        ))
+    }
+}
+
+impl HttpNotificationLogInterface {
+    /// The interface served at `url`, such as `"http://127.0.0.1:8080"`, with a 30 s timeout.
+    pub fn new(url: &str) -> Result<Self, ApplicationError> {
+        let host = url
+            .strip_prefix("http://")
+            .unwrap_or(url)
+            .trim_end_matches('/')
+            .to_string();
+        let addr = host
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| ApplicationError::Interface {
+                message: format!("can't resolve {url:?}: expected http://HOST:PORT"),
+                source: None,
+            })?;
+        Ok(HttpNotificationLogInterface {
+            host,
+            addr,
+            timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// How long to wait for the server (connecting, and each read).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn get(&self, path: &str) -> Result<String, ApplicationError> {
+        let failed = |e: io::Error| ApplicationError::Interface {
+            message: format!("GET http://{}{path} failed", self.host),
+            source: Some(Box::new(e)),
+        };
+        let mut stream = TcpStream::connect_timeout(&self.addr, self.timeout).map_err(failed)?;
+        stream
+            .set_read_timeout(Some(self.timeout))
+            .map_err(failed)?;
+        stream
+            .set_write_timeout(Some(self.timeout))
+            .map_err(failed)?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+            self.host
+        )
+        .map_err(failed)?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).map_err(failed)?;
+
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut parsed = httparse::Response::new(&mut headers);
+        let head_len = match parsed.parse(&response) {
+            Ok(httparse::Status::Complete(len)) => len,
+            _ => {
+                return Err(ApplicationError::Interface {
+                    message: format!("GET http://{}{path}: malformed response", self.host),
+                    source: None,
+                })
+            }
+        };
+        let body = String::from_utf8_lossy(&response[head_len..]).into_owned();
+        match parsed.code {
+            Some(200) => Ok(body),
+            code => Err(ApplicationError::Interface {
+                message: format!(
+                    "GET http://{}{path}: status {}: {body}",
+                    self.host,
+                    code.unwrap_or_default()
+                ),
+                source: None,
+            }),
+        }
+    }
+}
+
+impl NotificationLogInterface for HttpNotificationLogInterface {
+    fn get_log_section(&self, section_id: &str) -> Result<String, ApplicationError> {
+        self.get(&format!("/sections/{section_id}"))
+    }
+
+    fn get_notifications(&self, start: u64, limit: usize) -> Result<String, ApplicationError> {
+        self.get(&format!("/notifications?start={start}&limit={limit}"))
+    }
+}
