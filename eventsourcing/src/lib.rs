@@ -6,6 +6,8 @@ pub mod domain;
 pub mod interface;
 pub mod persistence;
 pub mod popo;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod system;

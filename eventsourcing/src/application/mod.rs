@@ -9,7 +9,7 @@
 pub(crate) mod app;
 pub mod config;
 mod error;
-mod infrastructure;
+pub(crate) mod infrastructure;
 mod notification_log;
 mod repository;
 

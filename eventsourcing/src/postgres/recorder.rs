@@ -1,0 +1,456 @@
+//! PostgreSQL aggregate and application (process) recorders.
+
+use std::sync::Arc;
+
+use postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::datastore::{jittered, Connection, PostgresDatastore, MAX_ATTEMPTS, RETRY_WAIT};
+use super::error::postgres_error;
+use crate::persistence::{
+    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification,
+    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
+};
+
+/// Table and schema names go into SQL text, so only plain identifiers are accepted.
+fn check_identifier(name: &str) -> Result<(), PersistenceError> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if valid {
+        Ok(())
+    } else {
+        Err(PersistenceError::database(
+            ErrorKind::Programming,
+            format!("{name:?} is not a valid PostgreSQL identifier: use letters, digits and underscores"),
+        ))
+    }
+}
+
+fn to_i32(value: u64, what: &str) -> Result<i32, PersistenceError> {
+    i32::try_from(value).map_err(|_| {
+        PersistenceError::database(ErrorKind::Data, format!("{what} {value} is out of range for PostgreSQL"))
+    })
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64, PersistenceError> {
+    i64::try_from(value).map_err(|_| {
+        PersistenceError::database(ErrorKind::Data, format!("{what} {value} is out of range for PostgreSQL"))
+    })
+}
+
+fn from_signed(value: i64, what: &str) -> Result<u64, PersistenceError> {
+    u64::try_from(value)
+        .map_err(|_| PersistenceError::database(ErrorKind::Data, format!("stored {what} {value} is negative")))
+}
+
+/// Why an insert failed: before the commit was sent (nothing was written), or while
+/// committing (it may or may not have been written).
+enum InsertFailure {
+    BeforeCommit(PersistenceError),
+    DuringCommit(PersistenceError),
+}
+
+/// The SQL of one events table (and, for applications, its tracking table).
+#[derive(Debug)]
+struct Tables {
+    events: String,
+    tracking: Option<String>,
+    insert: String,
+    lock: String,
+}
+
+impl Tables {
+    fn new(datastore: &PostgresDatastore, events: &str, tracking: Option<&str>) -> Result<Self, PersistenceError> {
+        check_identifier(events)?;
+        if let Some(tracking) = tracking {
+            check_identifier(tracking)?;
+        }
+        if let Some(schema) = &datastore.settings().schema {
+            check_identifier(schema)?;
+        }
+        let events = datastore.qualified(events);
+        let lock_timeout = datastore.settings().lock_timeout;
+        Ok(Tables {
+            insert: format!(
+                "INSERT INTO {events} (originator_id, originator_version, topic, state) \
+                 SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::bytea[])"
+            ),
+            // One round trip: begin, bound the wait for the lock, take the lock that
+            // serialises writers so that notification ids are committed in order.
+            lock: format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}ms'; LOCK TABLE {events} IN EXCLUSIVE MODE;",
+                lock_timeout.as_millis()
+            ),
+            tracking: tracking.map(|t| datastore.qualified(t)),
+            events,
+        })
+    }
+
+    /// Inserts `events` (and `tracking`) in one transaction.
+    fn insert(
+        &self,
+        connection: &mut Connection,
+        events: &[StoredEvent],
+        tracking: Option<&Tracking>,
+    ) -> Result<(), InsertFailure> {
+        let before = InsertFailure::BeforeCommit;
+        let mut ids = Vec::with_capacity(events.len());
+        let mut versions = Vec::with_capacity(events.len());
+        let mut topics = Vec::with_capacity(events.len());
+        let mut states = Vec::with_capacity(events.len());
+        for event in events {
+            ids.push(event.originator_id);
+            versions.push(to_i32(event.originator_version, "originator_version").map_err(before)?);
+            topics.push(event.topic.as_str());
+            states.push(event.state.as_slice());
+        }
+        let tracking_id = tracking
+            .map(|t| to_i64(t.notification_id, "notification_id"))
+            .transpose()
+            .map_err(before)?;
+
+        let client_result = (|| {
+            connection
+                .client
+                .batch_execute(&self.lock)
+                .map_err(|e| postgres_error(e, format!("can't lock {}", self.events)))?;
+            if !events.is_empty() {
+                let insert = connection
+                    .statement(&self.insert)
+                    .map_err(|e| postgres_error(e, "can't prepare insert"))?;
+                let params: [&(dyn ToSql + Sync); 4] = [&ids, &versions, &topics, &states];
+                connection
+                    .client
+                    .execute(&insert, &params)
+                    .map_err(|e| postgres_error(e, format!("can't insert events into {}", self.events)))?;
+            }
+            if let (Some(tracking), Some(tracking_id), Some(table)) = (tracking, tracking_id, &self.tracking) {
+                let max_sql = format!("SELECT MAX(notification_id) FROM {table} WHERE application_name=$1");
+                let max = connection
+                    .statement(&max_sql)
+                    .and_then(|s| connection.client.query_one(&s, &[&tracking.application_name]))
+                    .map_err(|e| postgres_error(e, "can't select the tracking position"))?;
+                let last: Option<i64> = max.get(0);
+                if tracking_id <= last.unwrap_or(0) {
+                    return Err(PersistenceError::integrity(format!(
+                        "tracking {} of {:?} is not after the recorded position {}",
+                        tracking.notification_id,
+                        tracking.application_name,
+                        last.unwrap_or(0)
+                    )));
+                }
+                let insert_sql = format!("INSERT INTO {table} (application_name, notification_id) VALUES ($1, $2)");
+                connection
+                    .statement(&insert_sql)
+                    .and_then(|s| connection.client.execute(&s, &[&tracking.application_name, &tracking_id]))
+                    .map_err(|e| postgres_error(e, "can't insert the tracking record"))?;
+            }
+            Ok(())
+        })();
+        if let Err(error) = client_result {
+            if !connection.client.is_closed() {
+                // Leave the connection usable: the failed transaction must end.
+                let _ = connection.client.batch_execute("ROLLBACK");
+            }
+            return Err(InsertFailure::BeforeCommit(error));
+        }
+        connection
+            .client
+            .batch_execute("COMMIT")
+            .map_err(|e| InsertFailure::DuringCommit(postgres_error(e, "can't commit")))
+    }
+
+    fn select(
+        &self,
+        connection: &mut Connection,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        let mut sql = format!(
+            "SELECT originator_id, originator_version, topic, state FROM {} WHERE originator_id = $1",
+            self.events
+        );
+        // Versions are int4 in the table: a bound beyond that range selects as the largest one.
+        let clamp = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
+        let gt = query.gt.map(clamp);
+        let lte = query.lte.map(clamp);
+        let limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&originator_id];
+        if let Some(gt) = &gt {
+            params.push(gt);
+            sql.push_str(&format!(" AND originator_version > ${}", params.len()));
+        }
+        if let Some(lte) = &lte {
+            params.push(lte);
+            sql.push_str(&format!(" AND originator_version <= ${}", params.len()));
+        }
+        sql.push_str(if query.desc {
+            " ORDER BY originator_version DESC"
+        } else {
+            " ORDER BY originator_version ASC"
+        });
+        if let Some(limit) = &limit {
+            params.push(limit);
+            sql.push_str(&format!(" LIMIT ${}", params.len()));
+        }
+        let context = || format!("can't select events of {originator_id} from {}", self.events);
+        let statement = connection.statement(&sql).map_err(|e| postgres_error(e, context()))?;
+        let rows = connection
+            .client
+            .query(&statement, &params)
+            .map_err(|e| postgres_error(e, context()))?;
+        rows.iter().map(|row| stored_event(row, 0)).collect()
+    }
+}
+
+fn stored_event(row: &postgres::Row, first: usize) -> Result<StoredEvent, PersistenceError> {
+    let invalid = |e: postgres::Error| postgres_error(e, "can't read a stored event");
+    let originator_id: Uuid = row.try_get(first).map_err(invalid)?;
+    let version: i32 = row.try_get(first + 1).map_err(invalid)?;
+    let topic: String = row.try_get(first + 2).map_err(invalid)?;
+    let state: Vec<u8> = row.try_get(first + 3).map_err(invalid)?;
+    Ok(StoredEvent {
+        originator_id,
+        originator_version: from_signed(i64::from(version), "originator_version")?,
+        topic,
+        state,
+    })
+}
+
+/// The shared insert procedure: retries a connection failure before the commit, and after a
+/// connection failure during the commit finds out whether the transaction committed, so that
+/// nothing reported as saved is missing and nothing saved is reported as failed.
+fn insert_with_retries(
+    datastore: &PostgresDatastore,
+    tables: &Tables,
+    events: &[StoredEvent],
+    tracking: Option<&Tracking>,
+) -> Result<(), PersistenceError> {
+    let mut attempt = 1;
+    loop {
+        let outcome = datastore.with_connection_once(|connection| Ok(tables.insert(connection, events, tracking)));
+        let error = match outcome {
+            Ok(Ok(())) => return Ok(()),
+            Err(error) | Ok(Err(InsertFailure::BeforeCommit(error))) => error,
+            Ok(Err(InsertFailure::DuringCommit(error))) => {
+                if error.kind() != ErrorKind::Interface {
+                    return Err(error);
+                }
+                match was_committed(datastore, tables, events, tracking) {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => error,
+                    Err(check) => {
+                        tracing::error!(%error, %check, "can't tell whether an insert committed");
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        if error.kind() != ErrorKind::Interface || attempt >= MAX_ATTEMPTS {
+            return Err(error);
+        }
+        tracing::warn!(attempt, %error, "PostgreSQL connection failed; retrying the insert");
+        attempt += 1;
+        std::thread::sleep(jittered(RETRY_WAIT));
+    }
+}
+
+/// Whether an insert whose commit was interrupted is in the database: its first event is there
+/// with the same bytes (or, with no events, its tracking record is).
+fn was_committed(
+    datastore: &PostgresDatastore,
+    tables: &Tables,
+    events: &[StoredEvent],
+    tracking: Option<&Tracking>,
+) -> Result<bool, PersistenceError> {
+    datastore.with_connection(|connection| {
+        if let Some(first) = events.first() {
+            let query = EventQuery::new()
+                .gt(first.originator_version.saturating_sub(1))
+                .lte(first.originator_version);
+            let found = tables.select(connection, first.originator_id, &query)?;
+            return Ok(found.first() == Some(first));
+        }
+        match (tracking, &tables.tracking) {
+            (Some(tracking), Some(table)) => {
+                let sql = format!(
+                    "SELECT 1 FROM {table} WHERE application_name=$1 AND notification_id=$2"
+                );
+                let id = to_i64(tracking.notification_id, "notification_id")?;
+                let rows = connection
+                    .client
+                    .query(&sql, &[&tracking.application_name, &id])
+                    .map_err(|e| postgres_error(e, "can't check the tracking record"))?;
+                Ok(!rows.is_empty())
+            }
+            _ => Ok(true),
+        }
+    })
+}
+
+/// Stores aggregates' events without a notification log: the recorder of snapshots (table
+/// `{app}_snapshots`).
+#[derive(Debug, Clone)]
+pub struct PostgresAggregateRecorder {
+    datastore: Arc<PostgresDatastore>,
+    tables: Arc<Tables>,
+}
+
+impl PostgresAggregateRecorder {
+    /// A recorder of the table `table_name`, created if it does not exist.
+    pub fn new(datastore: Arc<PostgresDatastore>, table_name: &str) -> Result<Self, PersistenceError> {
+        let tables = Tables::new(&datastore, table_name, None)?;
+        let table = &tables.events;
+        datastore.create_tables(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} (originator_id uuid NOT NULL, \
+             originator_version integer NOT NULL, topic text, state bytea, \
+             PRIMARY KEY (originator_id, originator_version)) WITH (autovacuum_enabled=false);"
+        ))?;
+        Ok(PostgresAggregateRecorder {
+            datastore,
+            tables: Arc::new(tables),
+        })
+    }
+}
+
+impl AggregateRecorder for PostgresAggregateRecorder {
+    fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        insert_with_retries(&self.datastore, &self.tables, events, None)
+    }
+
+    fn select_events(&self, originator_id: Uuid, query: &EventQuery) -> Result<Vec<StoredEvent>, PersistenceError> {
+        self.datastore
+            .with_connection(|connection| self.tables.select(connection, originator_id, query))
+    }
+}
+
+/// Stores an application's events with their notification ids, and tracking records: the
+/// reference's application and process recorders in one (tables `{app}_events` and
+/// `{app}_tracking`).
+///
+/// Notification ids come from a `BIGSERIAL` column. Inserts take an `EXCLUSIVE` lock on the
+/// events table, so writers commit one at a time in id order and a reader tailing the log
+/// never misses an event committed after one it has seen; readers are not blocked. A rolled
+/// back insert leaves a gap in the ids.
+#[derive(Debug, Clone)]
+pub struct PostgresApplicationRecorder {
+    datastore: Arc<PostgresDatastore>,
+    tables: Arc<Tables>,
+}
+
+impl PostgresApplicationRecorder {
+    /// A recorder of the tables `events_table` and `tracking_table`, created if they do not
+    /// exist.
+    pub fn new(
+        datastore: Arc<PostgresDatastore>,
+        events_table: &str,
+        tracking_table: &str,
+    ) -> Result<Self, PersistenceError> {
+        let tables = Tables::new(&datastore, events_table, Some(tracking_table))?;
+        let events = &tables.events;
+        let index = format!("{events_table}_notification_id_idx");
+        check_identifier(&index)?;
+        let tracking = tables.tracking.as_deref().unwrap_or_default();
+        datastore.create_tables(&format!(
+            "CREATE TABLE IF NOT EXISTS {events} (originator_id uuid NOT NULL, \
+             originator_version integer NOT NULL, topic text, state bytea, \
+             notification_id BIGSERIAL, PRIMARY KEY (originator_id, originator_version)) \
+             WITH (autovacuum_enabled=false); \
+             CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {events} (notification_id ASC); \
+             CREATE TABLE IF NOT EXISTS {tracking} (application_name text, notification_id bigint, \
+             PRIMARY KEY (application_name, notification_id));"
+        ))?;
+        Ok(PostgresApplicationRecorder {
+            datastore,
+            tables: Arc::new(tables),
+        })
+    }
+
+    /// The datastore.
+    pub fn datastore(&self) -> &Arc<PostgresDatastore> {
+        &self.datastore
+    }
+}
+
+impl AggregateRecorder for PostgresApplicationRecorder {
+    fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        insert_with_retries(&self.datastore, &self.tables, events, None)
+    }
+
+    fn select_events(&self, originator_id: Uuid, query: &EventQuery) -> Result<Vec<StoredEvent>, PersistenceError> {
+        self.datastore
+            .with_connection(|connection| self.tables.select(connection, originator_id, query))
+    }
+}
+
+impl ApplicationRecorder for PostgresApplicationRecorder {
+    fn select_notifications(&self, start: u64, limit: usize) -> Result<Vec<Notification>, PersistenceError> {
+        let sql = format!(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {} \
+             WHERE notification_id >= $1 ORDER BY notification_id LIMIT $2",
+            self.tables.events
+        );
+        let start = to_i64(start, "notification id")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.datastore.with_connection(|connection| {
+            let context = "can't select notifications";
+            let statement = connection.statement(&sql).map_err(|e| postgres_error(e, context))?;
+            let rows = connection
+                .client
+                .query(&statement, &[&start, &limit])
+                .map_err(|e| postgres_error(e, context))?;
+            rows.iter()
+                .map(|row| {
+                    let id: i64 = row.try_get(0).map_err(|e| postgres_error(e, context))?;
+                    Ok(Notification {
+                        id: from_signed(id, "notification id")?,
+                        stored: stored_event(row, 1)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn max_notification_id(&self) -> Result<u64, PersistenceError> {
+        let sql = format!("SELECT MAX(notification_id) FROM {}", self.tables.events);
+        self.datastore.with_connection(|connection| {
+            let context = "can't select the max notification id";
+            let statement = connection.statement(&sql).map_err(|e| postgres_error(e, context))?;
+            let row = connection
+                .client
+                .query_one(&statement, &[])
+                .map_err(|e| postgres_error(e, context))?;
+            let max: Option<i64> = row.try_get(0).map_err(|e| postgres_error(e, context))?;
+            from_signed(max.unwrap_or(0), "notification id")
+        })
+    }
+}
+
+impl ProcessRecorder for PostgresApplicationRecorder {
+    fn insert_events_with_tracking(&self, events: &[StoredEvent], tracking: &Tracking) -> Result<(), PersistenceError> {
+        insert_with_retries(&self.datastore, &self.tables, events, Some(tracking))
+    }
+
+    fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
+        let table = self.tables.tracking.as_deref().unwrap_or_default();
+        let sql = format!("SELECT MAX(notification_id) FROM {table} WHERE application_name=$1");
+        self.datastore.with_connection(|connection| {
+            let context = "can't select the tracking position";
+            let statement = connection.statement(&sql).map_err(|e| postgres_error(e, context))?;
+            let row = connection
+                .client
+                .query_one(&statement, &[&application_name])
+                .map_err(|e| postgres_error(e, context))?;
+            let max: Option<i64> = row.try_get(0).map_err(|e| postgres_error(e, context))?;
+            from_signed(max.unwrap_or(0), "notification id")
+        })
+    }
+}
