@@ -75,10 +75,17 @@ pub(super) fn expand(
             },
             event.method.sig.ident
         );
+        let method = &event.method.sig.ident;
         let fields = event.fields.iter().map(|field| {
             let ident = &field.ident;
             let ty = &field.ty;
-            quote!(#ident: #ty)
+            // Documented, so that a crate with `#![warn(missing_docs)]` has nothing to fix in
+            // code it can't edit.
+            let doc = format!(
+                "The `{}` argument of `{struct_ident}::{method}`.",
+                syn::ext::IdentExt::unraw(ident)
+            );
+            quote!(#[doc = #doc] #ident: #ty)
         });
         if event.fields.is_empty() {
             quote!(#[doc = #doc] #variant)
