@@ -424,8 +424,11 @@ pub struct ApplicationBuilder<T: Transcoder = JsonTranscoder> {
     transcoder: T,
     snapshotting_intervals: HashMap<&'static str, u64>,
     section_size: usize,
-    recorders: Option<(Arc<dyn ProcessRecorder>, Option<Arc<dyn AggregateRecorder>>)>,
+    recorders: Option<Recorders>,
 }
+
+/// Recorders given to a builder: the application's events, and its snapshots.
+type Recorders = (Arc<dyn ProcessRecorder>, Option<Arc<dyn AggregateRecorder>>);
 
 impl ApplicationBuilder<JsonTranscoder> {
     /// A builder of the application `name`, starting from the process environment.
