@@ -15,8 +15,7 @@
 //! is triggered, and a transfer saves both accounts in one atomic insert or neither.
 //!
 //! ```
-//! use eventsourcing_examples::bank_accounts::{BankAccountError, BankAccounts};
-//! use rust_decimal::Decimal;
+//! use eventsourcing_examples::bank_accounts::{BankAccountError, BankAccounts, Decimal};
 //!
 //! # fn main() -> Result<(), BankAccountError> {
 //! let accounts = BankAccounts::with_builder(BankAccounts::builder().without_process_env())?;
@@ -39,7 +38,10 @@ use eventsourcing::application::{
     Application, ApplicationBuilder, ApplicationError, NotificationLog,
 };
 use eventsourcing::prelude::*;
-use rust_decimal::Decimal;
+
+/// The decimal type of amounts, re-exported so that users of this module need no dependency
+/// of their own.
+pub use rust_decimal::Decimal;
 
 /// An error of a bank account command.
 #[derive(Debug, thiserror::Error)]
