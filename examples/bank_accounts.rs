@@ -34,9 +34,7 @@
 
 use std::io::Write;
 
-use eventsourcing::application::{
-    Application, ApplicationBuilder, ApplicationError, NotificationLog,
-};
+use eventsourcing::application::{Application, ApplicationBuilder, ApplicationError};
 use eventsourcing::prelude::*;
 
 /// The decimal type of amounts, re-exported so that users of this module need no dependency
