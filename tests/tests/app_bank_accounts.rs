@@ -1,7 +1,6 @@
 //! The bank accounts example (digest §6.1): the reference's `TestBankAccounts.test`, all eight
 //! steps, against memory and an SQLite file; and the decimal amounts as stored.
 
-use eventsourcing::application::NotificationLog;
 use eventsourcing::prelude::*;
 use eventsourcing_examples::bank_accounts::{
     BankAccount, BankAccountError, BankAccountEvent, BankAccounts, Decimal,

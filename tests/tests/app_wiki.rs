@@ -2,7 +2,6 @@
 //! name uniqueness through ids derived from names, enforced by the event store; both conflicts
 //! leave nothing behind. Against memory and an SQLite file.
 
-use eventsourcing::application::NotificationLog;
 use eventsourcing::prelude::*;
 use eventsourcing_examples::wiki::{Index, Page, Wiki, WikiError};
 use eventsourcing_tests::{backend_tests, Backend};
