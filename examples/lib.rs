@@ -1,1 +1,27 @@
-//! Domain models shared by the examples.
+//! The reference library's example applications, written with `eventsourcing`.
+//!
+//! Each module holds an example's aggregates and its application — a struct of its own that
+//! contains an [`Application`](eventsourcing::application::Application) and offers the
+//! example's commands and queries:
+//!
+//! - [`world`]: `Worlds`, the application of the reference's tutorial (worlds where things
+//!   happen), with snapshotting and the notification log.
+//! - [`wiki`]: `Wiki`, pages with unique names: a page and its name index are saved together,
+//!   atomically, and the index's id is derived from the name, so that the event store itself
+//!   refuses a second page of the same name.
+//! - [`bank_accounts`]: `BankAccounts`, accounts with deposits, withdrawals, transfers between
+//!   accounts (both accounts saved atomically), overdraft limits and closing.
+//!
+//! Every application type has a constructor taking an
+//! [`ApplicationBuilder`](eventsourcing::application::ApplicationBuilder), so that a test or a
+//! program chooses where events are stored; `new()` configures from the process environment
+//! (in memory unless `PERSISTENCE_MODULE` says otherwise).
+//!
+//! The runnable programs in `examples/` (`cargo run --example worlds`, `wiki`,
+//! `bank_accounts`) call each module's `demo` function; [`setup`] configures them: SQLite in a
+//! file by default, so that a second run sees what the first one stored.
+
+pub mod bank_accounts;
+pub mod setup;
+pub mod wiki;
+pub mod world;

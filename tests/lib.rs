@@ -55,3 +55,159 @@ pub fn load<E: AggregateEvent>(stored: &StoredEvent) -> Result<DomainEvent<E>, s
         payload,
     })
 }
+
+pub use backend::{Backend, TempDb};
+
+/// The backends application tests run against, and a macro to run a test body against each.
+mod backend {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use eventsourcing::application::{Application, ApplicationBuilder};
+    use eventsourcing::popo::InMemoryRecorder;
+
+    /// A database file in the temporary directory, removed (with SQLite's `-wal` and `-shm`
+    /// files) when dropped.
+    #[derive(Debug)]
+    pub struct TempDb {
+        path: PathBuf,
+    }
+
+    impl TempDb {
+        /// A new, not yet existing, file name containing `label`, unique in this machine's
+        /// temporary directory.
+        pub fn new(label: &str) -> Self {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let label: String = label
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let path = std::env::temp_dir().join(format!(
+                "eventsourcing-tests-{}-{}-{label}.db",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            let db = TempDb { path };
+            db.remove();
+            db
+        }
+
+        /// The file's path.
+        pub fn path(&self) -> &Path {
+            &self.path
+        }
+
+        fn remove(&self) {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut name = self.path.clone().into_os_string();
+                name.push(suffix);
+                let _ = std::fs::remove_file(name);
+            }
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            self.remove();
+        }
+    }
+
+    /// Where a test's applications store their events: in memory, or in an SQLite file.
+    ///
+    /// Every builder from one backend stores into the same place, so two application objects
+    /// built from it see each other's events (as two processes over one database would).
+    #[derive(Debug)]
+    pub enum Backend {
+        /// In-memory recorders, shared by the applications built from this backend.
+        Memory {
+            /// The applications' events.
+            events: Arc<InMemoryRecorder>,
+            /// The applications' snapshots.
+            snapshots: Arc<InMemoryRecorder>,
+        },
+        /// An SQLite database file.
+        SqliteFile(TempDb),
+    }
+
+    impl Backend {
+        /// New, empty in-memory recorders.
+        pub fn memory() -> Self {
+            Backend::Memory {
+                events: Arc::new(InMemoryRecorder::new()),
+                snapshots: Arc::new(InMemoryRecorder::new()),
+            }
+        }
+
+        /// A new SQLite file, named after `label`.
+        pub fn sqlite_file(label: &str) -> Self {
+            Backend::SqliteFile(TempDb::new(label))
+        }
+
+        /// The backend's name, for messages.
+        pub fn name(&self) -> &'static str {
+            match self {
+                Backend::Memory { .. } => "memory",
+                Backend::SqliteFile(_) => "sqlite",
+            }
+        }
+
+        /// A builder of the application `name` over this backend, ignoring the process
+        /// environment (tests configure everything in code).
+        pub fn builder(&self, name: &str) -> ApplicationBuilder {
+            self.configure(Application::builder(name))
+        }
+
+        /// `builder`, ignoring the process environment, over this backend.
+        pub fn configure(&self, builder: ApplicationBuilder) -> ApplicationBuilder {
+            let builder = builder.without_process_env();
+            match self {
+                Backend::Memory { events, snapshots } => builder
+                    .memory()
+                    .recorders(Arc::clone(events) as _, Some(Arc::clone(snapshots) as _)),
+                Backend::SqliteFile(db) => builder.sqlite(db.path()),
+            }
+        }
+    }
+}
+
+/// Defines tests that run once per backend: in memory, and in an SQLite file.
+///
+/// Each `fn name(backend) { ... }` becomes a module `name` with the tests `memory` and
+/// `sqlite_file`, each calling the body with a fresh [`Backend`]. Bodies may return a
+/// `Result`, to use `?`.
+///
+/// ```ignore
+/// backend_tests! {
+///     fn saves_and_gets(backend) -> Result<(), ApplicationError> {
+///         let app = backend.builder("Worlds").build()?;
+///         ...
+///         Ok(())
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($(
+        $(#[$meta:meta])*
+        fn $name:ident($backend:ident) $(-> $ret:ty)? $body:block
+    )*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($backend: &$crate::Backend) $(-> $ret)? $body
+
+            #[test]
+            fn memory() $(-> $ret)? {
+                body(&$crate::Backend::memory())
+            }
+
+            #[test]
+            fn sqlite_file() $(-> $ret)? {
+                body(&$crate::Backend::sqlite_file(stringify!($name)))
+            }
+        }
+    )*};
+}

@@ -1,4 +1,4 @@
-use eventsourcing::application::{Application, NotificationLog};
+use eventsourcing::application::Application;
 use eventsourcing::prelude::*;
 
 #[aggregate]

@@ -39,7 +39,7 @@ pub trait NotificationLog: Send + Sync {
 /// The notification log of an application in this process.
 ///
 /// ```
-/// use eventsourcing::application::{LocalNotificationLog, NotificationLog};
+/// use eventsourcing::application::LocalNotificationLog;
 /// use eventsourcing::persistence::{AggregateRecorder, StoredEvent};
 /// use eventsourcing::popo::InMemoryRecorder;
 /// use std::sync::Arc;
@@ -100,11 +100,14 @@ fn parse_section_id(section_id: &str) -> Result<(i64, i64), ApplicationError> {
     Ok((first, last))
 }
 
-impl NotificationLog for LocalNotificationLog {
-    fn section(&self, section_id: &str) -> Result<Section, ApplicationError> {
+impl LocalNotificationLog {
+    /// The section `section_id` ("first,last"): see [`NotificationLog::section`]. (An inherent
+    /// method too, so that `app.log().section("1,10")` works without importing the trait.)
+    pub fn section(&self, section_id: &str) -> Result<Section, ApplicationError> {
         let (first, last) = parse_section_id(section_id)?;
         let start = first.max(1);
-        let requested = (last - start + 1).max(0);
+        // Saturating: the ids come from outside (a URL, say), and must not overflow.
+        let requested = last.saturating_sub(start).saturating_add(1).max(0);
         let limit = usize::try_from(requested)
             .unwrap_or(usize::MAX)
             .min(self.section_size);
@@ -120,7 +123,9 @@ impl NotificationLog for LocalNotificationLog {
         Ok(Section { id, items, next_id })
     }
 
-    fn select(&self, start: u64, limit: usize) -> Result<Vec<Notification>, ApplicationError> {
+    /// At most `limit` notifications with ids from `start`: see [`NotificationLog::select`].
+    /// A `limit` above the section size is [`ApplicationError::LimitTooLarge`].
+    pub fn select(&self, start: u64, limit: usize) -> Result<Vec<Notification>, ApplicationError> {
         if limit > self.section_size {
             return Err(ApplicationError::LimitTooLarge {
                 limit,
@@ -128,5 +133,15 @@ impl NotificationLog for LocalNotificationLog {
             });
         }
         Ok(self.recorder.select_notifications(start, limit)?)
+    }
+}
+
+impl NotificationLog for LocalNotificationLog {
+    fn section(&self, section_id: &str) -> Result<Section, ApplicationError> {
+        LocalNotificationLog::section(self, section_id)
+    }
+
+    fn select(&self, start: u64, limit: usize) -> Result<Vec<Notification>, ApplicationError> {
+        LocalNotificationLog::select(self, start, limit)
     }
 }

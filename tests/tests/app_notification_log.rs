@@ -1,0 +1,199 @@
+//! The notification log (digest §2.3): sections "first,last", `next_id` only when a section is
+//! full, empty sections past the end, `select(start, limit)`, the section size, and invalid
+//! section ids. Against memory and an SQLite file.
+
+use eventsourcing::application::{Application, ApplicationError, Section};
+use eventsourcing::prelude::*;
+use eventsourcing_tests::{backend_tests, Backend};
+
+#[aggregate]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counter {
+    count: u32,
+}
+
+#[aggregate]
+impl Counter {
+    #[created]
+    pub fn create() -> Self {
+        Counter { count: 0 }
+    }
+
+    #[event("Incremented")]
+    pub fn increment(&mut self) {
+        self.count += 1;
+    }
+}
+
+/// An application with `n` notifications: one counter created and incremented `n - 1` times,
+/// saved one event at a time.
+fn app_with(backend: &Backend, n: u32, section_size: Option<usize>) -> Application {
+    let mut builder = backend.builder("Counters");
+    if let Some(size) = section_size {
+        builder = builder.section_size(size);
+    }
+    let app = builder.build().unwrap();
+    let mut counter = Counter::create();
+    app.save(&mut counter).unwrap();
+    for _ in 1..n {
+        counter.increment();
+        app.save(&mut counter).unwrap();
+    }
+    app
+}
+
+fn ids(section: &Section) -> Vec<u64> {
+    section.items.iter().map(|n| n.id).collect()
+}
+
+#[track_caller]
+fn assert_section(section: &Section, id: Option<&str>, next_id: Option<&str>, count: usize) {
+    assert_eq!(section.id.as_deref(), id, "{section:?}");
+    assert_eq!(section.next_id.as_deref(), next_id, "{section:?}");
+    assert_eq!(section.items.len(), count);
+}
+
+backend_tests! {
+    /// An empty log: every section is empty, with no id and no next id.
+    fn empty_log(backend) {
+        let app = backend.builder("Counters").build().unwrap();
+        assert_section(&app.log().section("1,10").unwrap(), None, None, 0);
+        assert!(app.log().select(1, 10).unwrap().is_empty());
+        assert_eq!(app.log().section_size(), 10);
+    }
+
+    /// 25 notifications in sections of 10: two full sections, a partial one, then nothing.
+    fn sections(backend) {
+        let app = app_with(backend, 25, None);
+        let log = app.log();
+
+        let section = log.section("1,10").unwrap();
+        assert_section(&section, Some("1,10"), Some("11,20"), 10);
+        assert_eq!(ids(&section), (1..=10).collect::<Vec<_>>());
+        let section = log.section("11,20").unwrap();
+        assert_section(&section, Some("11,20"), Some("21,30"), 10);
+        let section = log.section("21,30").unwrap();
+        assert_section(&section, Some("21,25"), None, 5);
+        assert_eq!(ids(&section), (21..=25).collect::<Vec<_>>());
+
+        // Past the end: empty.
+        assert_section(&log.section("26,35").unwrap(), None, None, 0);
+        assert_section(&log.section("100,109").unwrap(), None, None, 0);
+
+        // More than a section asked for: a section's worth.
+        assert_section(&log.section("1,100").unwrap(), Some("1,10"), Some("11,20"), 10);
+        // Less: that many, and the next section is as long.
+        assert_section(&log.section("1,3").unwrap(), Some("1,3"), Some("4,6"), 3);
+        assert_section(&log.section("24,26").unwrap(), Some("24,25"), None, 2);
+        // A start below 1 starts at 1.
+        assert_section(&log.section("0,5").unwrap(), Some("1,5"), Some("6,10"), 5);
+        assert_section(&log.section("-5,3").unwrap(), Some("1,3"), Some("4,6"), 3);
+        // Last before first: nothing.
+        assert_section(&log.section("10,1").unwrap(), None, None, 0);
+        // Extreme numbers don't overflow.
+        assert_section(&log.section("1,-9223372036854775808").unwrap(), None, None, 0);
+        assert_section(
+            &log.section("-9223372036854775808,9223372036854775807").unwrap(),
+            Some("1,10"),
+            Some("11,20"),
+            10,
+        );
+        assert_section(&log.section("9223372036854775807,9223372036854775807").unwrap(), None, None, 0);
+        // Spaces around the numbers are allowed.
+        assert_section(&log.section(" 2 , 3 ").unwrap(), Some("2,3"), Some("4,5"), 2);
+
+        // Following next_id reads every notification once, in order.
+        let mut seen = Vec::new();
+        let mut next = Some("1,10".to_string());
+        while let Some(section_id) = next {
+            let section = log.section(&section_id).unwrap();
+            seen.extend(ids(&section));
+            next = section.next_id;
+        }
+        assert_eq!(seen, (1..=25).collect::<Vec<_>>());
+    }
+
+    /// `select(start, limit)`: at most `limit` from `start`; a limit above the section size is
+    /// an error.
+    fn select(backend) {
+        let app = app_with(backend, 25, None);
+        let log = app.log();
+        let ids_of = |n: Vec<eventsourcing::persistence::Notification>| -> Vec<u64> {
+            n.iter().map(|n| n.id).collect()
+        };
+        assert_eq!(ids_of(log.select(1, 10).unwrap()), (1..=10).collect::<Vec<_>>());
+        assert_eq!(ids_of(log.select(5, 3).unwrap()), [5, 6, 7]);
+        assert_eq!(ids_of(log.select(21, 10).unwrap()), (21..=25).collect::<Vec<_>>());
+        assert!(log.select(26, 10).unwrap().is_empty());
+        assert!(log.select(1, 0).unwrap().is_empty());
+
+        let error = log.select(1, 11).unwrap_err();
+        assert!(matches!(
+            error,
+            ApplicationError::LimitTooLarge { limit: 11, section_size: 10 }
+        ));
+        assert_eq!(error.to_string(), "requested limit 11 greater than section size 10");
+
+        // The items are the stored events, with their originator and version.
+        let first = &log.select(1, 1).unwrap()[0];
+        assert_eq!(first.originator_version, 1);
+        assert!(first.topic.ends_with("Counter.Created"), "{}", first.topic);
+    }
+
+    /// The section size is configurable.
+    fn section_size(backend) {
+        let app = app_with(backend, 12, Some(5));
+        let log = app.log();
+        assert_eq!(log.section_size(), 5);
+        assert_section(&log.section("1,10").unwrap(), Some("1,5"), Some("6,10"), 5);
+        assert_section(&log.section("6,10").unwrap(), Some("6,10"), Some("11,15"), 5);
+        assert_section(&log.section("11,15").unwrap(), Some("11,12"), None, 2);
+        assert_eq!(log.select(1, 5).unwrap().len(), 5);
+        assert!(matches!(
+            log.select(1, 6),
+            Err(ApplicationError::LimitTooLarge { limit: 6, section_size: 5 })
+        ));
+
+        // Another application over the same events, with bigger sections: 12 + its 1.
+        let app = app_with(backend, 1, Some(100));
+        assert_eq!(app.log().select(1, 100).unwrap().len(), 13);
+    }
+
+    /// Section ids that are not "first,last" are errors that quote them. (Python's
+    /// `split(",")` ignores a third part; here "1,10,20" is refused.)
+    fn invalid_section_ids(backend) {
+        let app = app_with(backend, 3, None);
+        for section_id in ["", "1", "1;10", "a,b", "1,b", "x,10", "1.5,10", ",", "1,10,20"] {
+            match app.log().section(section_id) {
+                Err(ApplicationError::InvalidSectionId(id)) => assert_eq!(id, section_id),
+                other => panic!("{section_id:?}: expected InvalidSectionId, got {other:?}"),
+            }
+        }
+        let error = app.log().section("1;10").unwrap_err();
+        assert!(error.to_string().contains("\"1;10\""), "{error}");
+        assert!(error.to_string().contains("first,last"), "{error}");
+    }
+
+    /// Events saved together get consecutive notification ids, in the order given.
+    fn multi_aggregate_save_is_consecutive(backend) {
+        let app = backend.builder("Counters").build().unwrap();
+        let mut a = Counter::create();
+        let mut b = Counter::create();
+        b.increment();
+        let mut c = vec![Counter::create(), Counter::create()];
+        app.save((&mut a, &mut b, &mut c)).unwrap();
+        let items = app.log().section("1,10").unwrap().items;
+        let order: Vec<(Uuid, u64)> = items
+            .iter()
+            .map(|n| (n.originator_id, n.originator_version))
+            .collect();
+        assert_eq!(
+            order,
+            [(a.id(), 1), (b.id(), 1), (b.id(), 2), (c[0].id(), 1), (c[1].id(), 1)]
+        );
+        assert_eq!(ids(&app.log().section("1,10").unwrap()), [1, 2, 3, 4, 5]);
+        // Nothing pending is a no-op.
+        app.save((&mut a, &mut b)).unwrap();
+        assert_eq!(app.log().recorder().max_notification_id().unwrap(), 5);
+    }
+}
