@@ -6,6 +6,7 @@ use eventsourcing::prelude::*;
 use eventsourcing_bench::Dog;
 
 fn commands(c: &mut Criterion) {
+    let tricks: Vec<String> = (0..100).map(|i| format!("trick-{i}")).collect();
     let mut group = c.benchmark_group("command");
     group.throughput(Throughput::Elements(100));
     group.bench_function("add_trick_x100", |b| {
