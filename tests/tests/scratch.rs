@@ -11,7 +11,10 @@ pub struct Dog {
 impl Dog {
     #[created("Registered")]
     pub fn register(name: String) -> Self {
-        Dog { name, tricks: Vec::new() }
+        Dog {
+            name,
+            tricks: Vec::new(),
+        }
     }
 
     #[event("TrickAdded")]

@@ -45,7 +45,9 @@ pub enum DomainError {
     },
 
     /// The aggregate does not derive `Serialize` and `Deserialize`, so it can't be snapshotted.
-    #[error("{type_name} can't be snapshotted: add #[derive(Serialize, Deserialize)] to the struct")]
+    #[error(
+        "{type_name} can't be snapshotted: add #[derive(Serialize, Deserialize)] to the struct"
+    )]
     SnapshotsNotSupported {
         /// The aggregate type.
         type_name: &'static str,

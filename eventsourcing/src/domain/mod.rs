@@ -16,7 +16,6 @@ pub use event::{AggregateEvent, DomainEvent};
 pub(crate) use event::{EventState, EventStateSeed};
 pub use snapshot::Snapshot;
 
-
 use uuid::Uuid;
 
 /// A version 5 UUID in the URL namespace, for aggregates whose id is derived from a name:

@@ -76,8 +76,14 @@ impl Snapshot {
     /// Takes a snapshot of `aggregate`.
     pub fn take<A: Aggregate>(aggregate: &A) -> Result<Snapshot, DomainError> {
         let mut state = aggregate.snapshot_state()?;
-        state.insert(CREATED_ON.into(), timestamp_value::<A>(aggregate.created_on())?);
-        state.insert(MODIFIED_ON.into(), timestamp_value::<A>(aggregate.modified_on())?);
+        state.insert(
+            CREATED_ON.into(),
+            timestamp_value::<A>(aggregate.created_on())?,
+        );
+        state.insert(
+            MODIFIED_ON.into(),
+            timestamp_value::<A>(aggregate.modified_on())?,
+        );
         if A::CLASS_VERSION > 1 {
             state.insert(CLASS_VERSION.into(), Value::from(A::CLASS_VERSION));
         }
