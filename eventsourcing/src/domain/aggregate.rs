@@ -57,6 +57,12 @@ use super::time::next_timestamp;
 /// # Ok(())
 /// # }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an aggregate",
+    label = "`{Self}` has no #[aggregate] impl block",
+    note = "mark the struct `{Self}` and its impl block with #[aggregate], and give the impl block \
+            a #[created] constructor"
+)]
 pub trait Aggregate: Sized + 'static {
     /// The aggregate's event enum (generated: `DogEvent` for `Dog`).
     type Event: AggregateEvent;
@@ -242,11 +248,7 @@ impl<A: Aggregate> AggregateMeta<A> {
 
     /// The id, version and timestamp of the next event.
     pub(crate) fn next_event(&self) -> (Uuid, u64, DateTime<Utc>) {
-        (
-            self.id,
-            self.version + 1,
-            next_timestamp(self.modified_on),
-        )
+        (self.id, self.version + 1, next_timestamp(self.modified_on))
     }
 }
 
