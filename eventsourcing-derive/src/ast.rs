@@ -1,8 +1,7 @@
 //! A typed model of the macros' input: which methods of an `#[aggregate]` impl are event
 //! methods, with their options, before validation.
 
-use proc_macro2::{Span, TokenStream};
-use syn::spanned::Spanned;
+use proc_macro2::TokenStream;
 use syn::{Attribute, ImplItem, ImplItemFn, ItemImpl, Meta};
 
 use crate::attr::{EventArgs, ImplArgs};
@@ -29,8 +28,8 @@ impl Kind {
 /// A method marked `#[created]` or `#[event]`, with that attribute removed.
 pub(crate) struct EventMethod {
     pub(crate) kind: Kind,
-    /// Where the attribute was written, for errors about the attribute itself.
-    pub(crate) attr_span: Span,
+    /// The attribute as written, for errors about the attribute itself (spanning all of it).
+    pub(crate) attr: Attribute,
     pub(crate) args: EventArgs,
     pub(crate) method: ImplItemFn,
 }
@@ -59,8 +58,8 @@ fn attr_tokens(attr: &Attribute) -> syn::Result<TokenStream> {
     match &attr.meta {
         Meta::Path(_) => Ok(TokenStream::new()),
         Meta::List(list) => Ok(list.tokens.clone()),
-        Meta::NameValue(nv) => Err(syn::Error::new(
-            nv.span(),
+        Meta::NameValue(nv) => Err(syn::Error::new_spanned(
+            nv,
             "write #[event(\"Name\")] or #[event], not #[event = ...]",
         )),
     }
@@ -82,8 +81,8 @@ impl AggregateImpl {
                     continue;
                 };
                 if let Some(first) = &found {
-                    errors.push(syn::Error::new(
-                        attr.span(),
+                    errors.push(syn::Error::new_spanned(
+                        &attr,
                         format!(
                             "`{}` is already marked {}: a method records one event",
                             method.sig.ident,
@@ -101,7 +100,7 @@ impl AggregateImpl {
                 };
                 found = Some(EventMethod {
                     kind,
-                    attr_span: attr.span(),
+                    attr: attr.clone(),
                     args,
                     method: method.clone(),
                 });

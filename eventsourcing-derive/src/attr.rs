@@ -121,11 +121,39 @@ impl RawValue {
     }
 }
 
-fn unknown(key: &Ident, expected: &str) -> syn::Error {
-    syn::Error::new(
-        key.span(),
-        format!("unknown option `{key}`; expected {expected}"),
-    )
+fn unknown(key: &Ident, known: &[&str]) -> syn::Error {
+    let key_name = key.to_string();
+    let quoted: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    let expected = match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let close = known
+        .iter()
+        .filter(|k| edit_distance(k, &key_name) <= 2)
+        .min_by_key(|k| edit_distance(k, &key_name));
+    let message = match close {
+        Some(k) => format!("unknown option `{key}`: did you mean `{k}`? (expected {expected})"),
+        None => format!("unknown option `{key}`: expected {expected}"),
+    };
+    syn::Error::new(key.span(), message)
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 fn duplicate(key: &Ident) -> syn::Error {
@@ -183,10 +211,13 @@ impl StructArgs {
                 "module" | "version" | "initial_version" | "upcast" => {
                     errors.push(syn::Error::new(
                         key.span(),
-                        format!("`{key}` belongs on the #[aggregate] impl block, not the struct"),
+                        format!(
+                        "`{key}` belongs on the #[aggregate] impl block, not the struct: move it \
+                         to #[aggregate({key} = ...)] above `impl`"
+                    ),
                     ))
                 }
-                _ => errors.push(unknown(&key, "`crate`")),
+                _ => errors.push(unknown(&key, &["crate"])),
             }
         }
         args
@@ -222,7 +253,7 @@ impl ImplArgs {
                 "upcast" => set_once(&mut args.upcast, &key, value.paths(&key), errors),
                 _ => errors.push(unknown(
                     &key,
-                    "`module`, `initial_version`, `version`, `upcast` or `crate`",
+                    &["module", "initial_version", "version", "upcast", "crate"],
                 )),
             }
         }
@@ -263,10 +294,24 @@ impl EventArgs {
                     key.span(),
                     "give the event's name first, as a string: #[event(\"NameUpdated\")]",
                 )),
-                _ => errors.push(unknown(&key, "`version`, `upcast`, `topic` or `aliases`")),
+                _ => errors.push(unknown(&key, &["version", "upcast", "topic", "aliases"])),
             }
         }
         args.aliases = aliases.unwrap_or_default();
         args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("version", "version"), 0);
+        assert_eq!(edit_distance("versoin", "version"), 2);
+        assert_eq!(edit_distance("modul", "module"), 1);
+        assert_eq!(edit_distance("", "crate"), 5);
+        assert_eq!(edit_distance("snapshot", "crate"), 7);
     }
 }

@@ -2,15 +2,22 @@
 //! problem at once, each at its span, naming the problem and the fix.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{
-    FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, LitInt, LitStr, Pat, Path, PathArguments,
-    ReturnType, Type,
+    ExprStruct, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, LitInt, LitStr,
+    Member, Pat, Path, PathArguments, ReturnType, Type,
 };
 
 use crate::ast::{AggregateImpl, EventMethod, Kind};
 use crate::case::event_name_from_method;
 use crate::Errors;
+
+/// The name of the field `#[aggregate]` adds to the struct. Constructor bodies never write it:
+/// the impl macro adds it to their struct expressions.
+pub(crate) const META_FIELD: &str = "__aggregate";
 
 /// Argument names that would collide with the event's metadata in its stored state.
 const RESERVED: &[&str] = &[
@@ -37,7 +44,7 @@ pub(crate) struct Event {
     /// The stored fields: every argument except a created event's `id`.
     pub(crate) fields: Vec<Field>,
     /// A `#[created]` constructor's `id` argument, which becomes the aggregate's id.
-    pub(crate) id_param: Option<Ident>,
+    pub(crate) id_param: Option<Field>,
     pub(crate) version: u32,
     pub(crate) upcast: Vec<Path>,
     pub(crate) topic: Option<LitStr>,
@@ -50,6 +57,8 @@ pub(crate) struct Event {
 pub(crate) struct CreateId {
     /// Each parameter: the constructor argument it takes, and whether it takes it by reference.
     pub(crate) args: Vec<(Ident, bool)>,
+    /// Its return type, or its name if it has none, for errors about the id's type.
+    pub(crate) output_span: Span,
 }
 
 /// A validated `#[aggregate]` impl block.
@@ -68,37 +77,85 @@ pub(crate) struct Model {
 pub(crate) fn struct_ident(input: &AggregateImpl, errors: &mut Errors) -> Option<Ident> {
     let item = &input.item;
     if let Some((_, path, _)) = &item.trait_ {
-        errors.push(syn::Error::new(
-            path.span(),
+        errors.push(syn::Error::new_spanned(
+            path,
             "#[aggregate] goes on the struct's own impl block (impl Dog { ... }), not on a trait impl",
         ));
         return None;
     }
+    let generic = "an #[aggregate] can't be generic: its events are stored and decoded with \
+                   fixed types; replace the type parameters with concrete types";
+    let mut generic_reported = false;
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(
-            item.generics.span(),
-            "an #[aggregate] can't be generic: its events are stored with fixed types",
-        ));
+        errors.push(syn::Error::new_spanned(&item.generics, generic));
+        generic_reported = true;
     }
     match &*item.self_ty {
         Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
             let segment = &p.path.segments[0];
-            if !matches!(segment.arguments, PathArguments::None) {
-                errors.push(syn::Error::new(
-                    segment.arguments.span(),
-                    "an #[aggregate] can't be generic: its events are stored with fixed types",
-                ));
+            if !matches!(segment.arguments, PathArguments::None) && !generic_reported {
+                errors.push(syn::Error::new_spanned(&segment.arguments, generic));
             }
             Some(segment.ident.clone())
         }
         other => {
-            errors.push(syn::Error::new(
-                other.span(),
+            errors.push(syn::Error::new_spanned(
+                other,
                 "#[aggregate] impl blocks must be for a struct named directly: impl Dog { ... }",
             ));
             None
         }
     }
+}
+
+/// The struct an impl block is for when it names one plainly (`impl Dog`, `impl Trait for Dog`),
+/// even if the block is otherwise invalid: the fallback expansion's stand-in impls are for it.
+pub(crate) fn fallback_struct_ident(item: &ItemImpl) -> Option<Ident> {
+    match &*item.self_ty {
+        Type::Path(p)
+            if p.qself.is_none()
+                && p.path.segments.len() == 1
+                && p.path.segments[0].arguments.is_none() =>
+        {
+            Some(p.path.segments[0].ident.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Whether a struct expression builds the aggregate from its fields (`Self { .. }` or
+/// `Dog { .. }`, with no `..base` and without the metadata field): the expressions the impl
+/// macro completes with the metadata field.
+pub(crate) fn builds_aggregate(expr: &ExprStruct, struct_ident: &Ident) -> bool {
+    expr.qself.is_none()
+        && (expr.path.is_ident("Self") || expr.path.is_ident(struct_ident))
+        && expr.rest.is_none()
+        && !expr
+            .fields
+            .iter()
+            .any(|field| matches!(&field.member, Member::Named(name) if name == META_FIELD))
+}
+
+/// The struct expressions of a function body that build the aggregate.
+fn aggregate_exprs(method: &ImplItemFn, struct_ident: &Ident) -> Vec<syn::Path> {
+    struct Finder<'a> {
+        struct_ident: &'a Ident,
+        found: Vec<syn::Path>,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_struct(&mut self, expr: &'ast ExprStruct) {
+            syn::visit::visit_expr_struct(self, expr);
+            if builds_aggregate(expr, self.struct_ident) {
+                self.found.push(expr.path.clone());
+            }
+        }
+    }
+    let mut finder = Finder {
+        struct_ident,
+        found: Vec::new(),
+    };
+    finder.visit_block(&method.block);
+    finder.found
 }
 
 pub(crate) fn check(input: &AggregateImpl, errors: &mut Errors) -> Option<Model> {
@@ -108,25 +165,32 @@ pub(crate) fn check(input: &AggregateImpl, errors: &mut Errors) -> Option<Model>
     let mut created: Option<Event> = None;
     let mut events: Vec<Event> = Vec::new();
     for (event_method, &slot) in input.methods.iter().zip(&input.slots) {
-        let Some(event) = check_method(event_method, slot, errors) else {
+        let Some(event) = check_method(event_method, &struct_ident, slot, errors) else {
             continue;
         };
         let all = created.iter().chain(&events);
         if let Some(other) = all.clone().find(|e| e.variant == event.variant) {
-            errors.push(syn::Error::new(
-                event_method.attr_span,
-                format!(
-                    "the event name `{}` is already used by `{}`: give this event another name, such as #[event(\"{}Again\")]",
-                    event.variant, other.method.sig.ident, event.variant
-                ),
-            ));
+            // Point at the name where it is written, or at the method it is inferred from.
+            let message = format!(
+                "the event name `{}` is already used by `{}`: each event of an aggregate needs its \
+                 own name, which is stored with the event; name this one differently, such as \
+                 #[event(\"...\")]",
+                event.variant, other.method.sig.ident
+            );
+            errors.push(match &event_method.args.name {
+                Some(name) => syn::Error::new_spanned(name, message),
+                None if event.kind == Kind::Created => {
+                    syn::Error::new_spanned(&event_method.attr, message)
+                }
+                None => syn::Error::new_spanned(&event_method.method.sig.ident, message),
+            });
             continue;
         }
         match event.kind {
             Kind::Created => {
                 if let Some(first) = &created {
-                    errors.push(syn::Error::new(
-                        event_method.attr_span,
+                    errors.push(syn::Error::new_spanned(
+                        &event_method.attr,
                         format!(
                             "an #[aggregate] has one #[created] constructor, and `{}` is already it: \
                              remove #[created] here, or make this a plain function that calls `{}`",
@@ -141,15 +205,70 @@ pub(crate) fn check(input: &AggregateImpl, errors: &mut Errors) -> Option<Model>
         }
     }
 
-    if created.is_none() && errors.len() == errors_before {
-        errors.push(syn::Error::new(
-            input.item.self_ty.span(),
-            format!(
-                "this #[aggregate] impl has no #[created] constructor: mark the function that \
-                 builds a new `{struct_ident}` with #[created], such as \
-                 #[created] pub fn create(...) -> Self"
-            ),
-        ));
+    // Outside the #[created] constructor, a struct expression would build an aggregate without
+    // metadata (no id, version 0, no events): an error, naming the constructor to call instead.
+    // Every method marked #[created] may build one, even one rejected above.
+    let created_slots: Vec<usize> = input
+        .methods
+        .iter()
+        .zip(&input.slots)
+        .filter(|(m, _)| m.kind == Kind::Created)
+        .map(|(_, &slot)| slot)
+        .collect();
+    let mut builders = Vec::new();
+    for (slot, item) in input.item.items.iter().enumerate() {
+        let ImplItem::Fn(method) = item else { continue };
+        if created_slots.contains(&slot) {
+            continue;
+        }
+        if let Some(path) = aggregate_exprs(method, &struct_ident).into_iter().next() {
+            builders.push((slot, method, path));
+        }
+    }
+
+    match &created {
+        Some(created) => {
+            for (_, method, path) in &builders {
+                let constructor = &created.method.sig.ident;
+                errors.push(syn::Error::new_spanned(
+                    path,
+                    format!(
+                        "only the #[created] constructor builds a `{struct_ident}` from its fields: \
+                         here, in `{}`, it would have no id, version or events; call \
+                         `Self::{constructor}(...)` instead, or change fields one by one \
+                         (self.name = ...)",
+                        method.sig.ident
+                    ),
+                ));
+            }
+        }
+        None if errors.len() == errors_before => {
+            let in_one_block = "(an aggregate's #[created] and #[event] methods all go in one \
+                                #[aggregate] impl block)";
+            // Suggest a function that builds one (no `self`, not an #[event]).
+            let candidate = builders.iter().find(|(slot, method, _)| {
+                method.sig.receiver().is_none() && !input.slots.contains(slot)
+            });
+            errors.push(match candidate {
+                Some((_, method, _)) => syn::Error::new(
+                    method.sig.ident.span(),
+                    format!(
+                        "this #[aggregate] impl has no #[created] constructor: mark `{}`, which \
+                         builds a new `{struct_ident}`, with #[created] {in_one_block}",
+                        method.sig.ident
+                    ),
+                ),
+                None => syn::Error::new(
+                    input.item.self_ty.span(),
+                    format!(
+                        "this #[aggregate] impl has no #[created] constructor: mark the function \
+                         that builds a new `{struct_ident}` with #[created], such as \
+                         #[created] pub fn create(...) -> Self {in_one_block}"
+                    ),
+                ),
+            });
+        }
+        None => {}
     }
 
     let create_id = created
@@ -196,8 +315,8 @@ fn check_versions(
     let upcast = upcast.cloned().unwrap_or_default();
     let Some(lit) = version else {
         if let Some(first) = upcast.first() {
-            errors.push(syn::Error::new(
-                first.span(),
+            errors.push(syn::Error::new_spanned(
+                first,
                 format!(
                     "upcast functions need a version: add `version = {}` to {what}",
                     upcast.len() + 1
@@ -210,7 +329,8 @@ fn check_versions(
         Ok(0) | Err(_) => {
             errors.push(syn::Error::new(
                 lit.span(),
-                "versions start at 1: `version = 2` is the first version after the original",
+                "versions start at 1, the default: leave `version` out for the original \
+                 version, and write `version = 2` for the first change",
             ));
             return (1, upcast);
         }
@@ -218,23 +338,31 @@ fn check_versions(
     };
     if upcast.len() != version as usize - 1 {
         let names: Vec<String> = (1..version).map(|v| format!("v{v}→v{}", v + 1)).collect();
-        errors.push(syn::Error::new(
-            if upcast.is_empty() { span.join(lit.span()).unwrap_or(lit.span()) } else { upcast[0].span() },
-            format!(
-                "{what} is at version {version}, so it needs {} upcast function{} ({}), but {} {} given: \
-                 list them in order with upcast = [...]",
-                version - 1,
-                if version == 2 { "" } else { "s" },
-                names.join(", "),
-                upcast.len(),
-                if upcast.len() == 1 { "is" } else { "are" },
-            ),
-        ));
+        let message = format!(
+            "{what} is at version {version}, so it needs {} upcast function{} ({}), but {} {} \
+             given: list them in order with upcast = [...], each a \
+             fn(&mut serde_json::Map<String, serde_json::Value>) that changes old stored state \
+             into the next version's",
+            version - 1,
+            if version == 2 { "" } else { "s" },
+            names.join(", "),
+            upcast.len(),
+            if upcast.len() == 1 { "is" } else { "are" },
+        );
+        errors.push(match upcast.first() {
+            Some(first) => syn::Error::new_spanned(first, message),
+            None => syn::Error::new(span.join(lit.span()).unwrap_or(lit.span()), message),
+        });
     }
     (version, upcast)
 }
 
-fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option<Event> {
+fn check_method(
+    input: &EventMethod,
+    struct_ident: &Ident,
+    slot: usize,
+    errors: &mut Errors,
+) -> Option<Event> {
     let errors_before = errors.len();
     let method = &input.method;
     let sig = &method.sig;
@@ -249,19 +377,19 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
     if let Some(token) = &sig.constness {
         errors.push(syn::Error::new(
             token.span(),
-            format!("{what} methods can't be const fn"),
+            format!("{what} methods can't be const fn: remove `const`"),
         ));
     }
     if let Some(token) = &sig.unsafety {
         errors.push(syn::Error::new(
             token.span(),
-            format!("{what} methods can't be unsafe"),
+            format!("{what} methods can't be unsafe: remove `unsafe`, and use an unsafe block in the body if needed"),
         ));
     }
     if let Some(abi) = &sig.abi {
         errors.push(syn::Error::new(
             abi.span(),
-            format!("{what} methods can't have an extern ABI"),
+            format!("{what} methods can't have an extern ABI: remove it"),
         ));
     }
     if let Some(variadic) = &sig.variadic {
@@ -271,27 +399,42 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
         ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(
-            sig.generics.span(),
-            format!("{what} methods can't be generic: each argument is a stored field of the event, so it needs one concrete type"),
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
+            format!(
+                "{what} methods can't be generic: each argument is stored as a field of the \
+                 event, so it needs one concrete type; replace the type parameters with \
+                 concrete types"
+            ),
         ));
     }
 
     // Receiver.
     let receiver = sig.receiver();
     match (input.kind, receiver) {
-        (Kind::Created, Some(receiver)) => errors.push(syn::Error::new(
-            receiver.span(),
-            "a #[created] constructor builds a new aggregate, so it takes no `self`: remove the receiver and return `Self`",
+        (Kind::Created, Some(receiver)) => errors.push(syn::Error::new_spanned(
+            receiver,
+            "a #[created] constructor builds a new aggregate, so it takes no `self`: remove the \
+             receiver and return `Self`",
         )),
-        (Kind::Event, None) => errors.push(syn::Error::new(
-            sig.ident.span(),
-            format!("#[event] method `{}` must take `&mut self`: it changes the aggregate it is called on", sig.ident),
+        (Kind::Event, None) => errors.push(syn::Error::new_spanned(
+            &sig.ident,
+            format!(
+                "#[event] method `{}` must take `&mut self`: it changes the aggregate it is called \
+                 on (a function that builds a new aggregate is the #[created] constructor)",
+                sig.ident
+            ),
         )),
-        (Kind::Event, Some(receiver)) if !is_mut_self_ref(&receiver.ty) => errors.push(syn::Error::new(
-            receiver.span(),
-            "#[event] methods must take `&mut self`: they change the aggregate in place",
-        )),
+        (Kind::Event, Some(receiver)) if !is_mut_self_ref(&receiver.ty) => {
+            errors.push(syn::Error::new_spanned(
+                receiver,
+                format!(
+                    "#[event] methods take `&mut self`, not `{}`: the event changes the aggregate in \
+                     place, and its body runs again on replay",
+                    receiver.to_token_stream().to_string().replace("& ", "&")
+                ),
+            ))
+        }
         _ => {}
     }
 
@@ -303,9 +446,12 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
         let ident = match &*typed.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
             other => {
-                errors.push(syn::Error::new(
-                    other.span(),
-                    format!("{what} arguments must be plain names (such as `name: String`): each one is stored as a field of the event"),
+                errors.push(syn::Error::new_spanned(
+                    other,
+                    format!(
+                        "{what} arguments must be plain names (such as `name: String`): each one \
+                         is stored as a field of the event, under its name"
+                    ),
                 ));
                 continue;
             }
@@ -313,7 +459,10 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
         check_stored_type(&typed.ty, errors);
         let key = syn::ext::IdentExt::unraw(&ident).to_string();
         if input.kind == Kind::Created && key == "id" {
-            id_param = Some(ident);
+            id_param = Some(Field {
+                ident,
+                ty: (*typed.ty).clone(),
+            });
             continue;
         }
         if RESERVED.contains(&key.as_str()) {
@@ -324,16 +473,16 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
         }
         fields.push(Field {
             ident,
-            ty: (*typed.ty).clone(),
+            ty: self_to_struct((*typed.ty).clone(), struct_ident),
         });
     }
 
-    check_return(input.kind, &sig.output, sig.ident.span(), errors);
+    check_return(input.kind, &sig.output, struct_ident, &sig.ident, errors);
 
     // The event's name.
     let variant = match (&input.args.name, input.kind) {
         (Some(name), _) => parse_event_name(name, errors),
-        (None, Kind::Created) => Some(Ident::new("Created", input.attr_span)),
+        (None, Kind::Created) => Some(Ident::new("Created", input.attr.path().span())),
         (None, Kind::Event) => {
             let method_name = syn::ext::IdentExt::unraw(&sig.ident).to_string();
             let inferred = event_name_from_method(&method_name);
@@ -342,8 +491,8 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
                     Some(Ident::new(&ident.to_string(), sig.ident.span()))
                 }
                 _ => {
-                    errors.push(syn::Error::new(
-                        input.attr_span,
+                    errors.push(syn::Error::new_spanned(
+                        &input.attr,
                         format!("can't infer an event name from `{method_name}`: name the event, such as #[event(\"NameUpdated\")]"),
                     ));
                     None
@@ -355,7 +504,7 @@ fn check_method(input: &EventMethod, slot: usize, errors: &mut Errors) -> Option
     let (version, upcast) = check_versions(
         input.args.version.as_ref(),
         input.args.upcast.as_ref(),
-        input.attr_span,
+        input.attr.path().span(),
         "this event",
         errors,
     );
@@ -382,15 +531,58 @@ fn parse_event_name(name: &LitStr, errors: &mut Errors) -> Option<Ident> {
     match syn::parse_str::<Ident>(&value) {
         Ok(ident) if !value.starts_with("r#") => Some(Ident::new(&ident.to_string(), name.span())),
         _ => {
+            let suggestion = suggest_event_name(&value).unwrap_or_else(|| "NameUpdated".into());
             errors.push(syn::Error::new(
                 name.span(),
                 format!(
-                    "{value:?} is not a valid event name: the name becomes a variant of the event enum, \
-                     so it must be an identifier, such as \"NameUpdated\""
+                    "{value:?} is not a valid event name: the name becomes a variant of the event \
+                     enum, so it must be an identifier, such as \"{suggestion}\""
                 ),
             ));
             None
         }
+    }
+}
+
+/// A field type with `Self` replaced by the struct's name: the field is declared in the event
+/// enum, where `Self` would mean the enum.
+fn self_to_struct(mut ty: Type, struct_ident: &Ident) -> Type {
+    struct Replace<'a>(&'a Ident);
+    impl VisitMut for Replace<'_> {
+        fn visit_type_path_mut(&mut self, path: &mut syn::TypePath) {
+            if path.qself.is_none() {
+                if let Some(first) = path.path.segments.first_mut() {
+                    if first.ident == "Self" {
+                        first.ident = Ident::new(&self.0.to_string(), first.ident.span());
+                    }
+                }
+            }
+            syn::visit_mut::visit_type_path_mut(self, path);
+        }
+    }
+    Replace(struct_ident).visit_type_mut(&mut ty);
+    ty
+}
+
+/// `"Name Updated"` → `NameUpdated`: the words of a name that is not an identifier, capitalised
+/// and joined, if that makes one.
+fn suggest_event_name(value: &str) -> Option<String> {
+    let words = value
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty());
+    let joined: String = words
+        .map(|word| {
+            let mut chars = word.chars();
+            let first = chars
+                .next()
+                .map(|c| c.to_uppercase().collect::<String>())
+                .unwrap_or_default();
+            first + chars.as_str()
+        })
+        .collect();
+    match syn::parse_str::<Ident>(&joined) {
+        Ok(_) if !joined.is_empty() && joined != value => Some(joined),
+        _ => None,
     }
 }
 
@@ -405,51 +597,161 @@ fn is_mut_self_ref(ty: &Type) -> bool {
 }
 
 /// `#[event]` methods return `()` or `Result<(), E>`; `#[created]` constructors return `Self`
-/// (or the struct's name) or `Result<Self, E>`. Aliases of `Result` are accepted by name; the
-/// exact shape is checked by the type system in the expansion.
-fn check_return(kind: Kind, output: &ReturnType, fallback: Span, errors: &mut Errors) {
-    let ok = match (kind, output) {
-        (Kind::Event, ReturnType::Default) => true,
-        (Kind::Event, ReturnType::Type(_, ty)) => {
-            matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) || is_result(ty)
-        }
-        (Kind::Created, ReturnType::Default) => false,
-        (Kind::Created, ReturnType::Type(_, ty)) => {
-            is_result(ty)
-                || matches!(&**ty, Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 && p.path.segments[0].arguments.is_none())
-        }
+/// (or the struct's name) or `Result<Self, E>`. Any path ending in `Result` counts as a result
+/// (`io::Result<()>`, `anyhow::Result<Self>`), and its first type argument is checked here.
+/// Other paths may be aliases (`type DogResult = Result<Dog, Error>`): they are left to the type
+/// system, which checks every return type in the expansion; only types that can't be results
+/// are rejected here.
+fn check_return(
+    kind: Kind,
+    output: &ReturnType,
+    struct_ident: &Ident,
+    method: &Ident,
+    errors: &mut Errors,
+) {
+    let is_unit = |ty: &Type| matches!(ty, Type::Tuple(t) if t.elems.is_empty());
+    let is_self = |ty: &Type| {
+        matches!(ty, Type::Path(p) if p.qself.is_none()
+            && (p.path.is_ident("Self") || p.path.is_ident(struct_ident)))
     };
-    if ok {
+    let wrong = match (kind, output) {
+        (Kind::Event, ReturnType::Default) => false,
+        (Kind::Event, ReturnType::Type(_, ty)) => match result_ok_type(ty) {
+            Some(Some(ok)) => !is_unit(ok),
+            Some(None) => false,
+            None => !is_unit(ty) && (is_self(ty) || cannot_be_result(ty)),
+        },
+        (Kind::Created, ReturnType::Default) => true,
+        (Kind::Created, ReturnType::Type(_, ty)) => match result_ok_type(ty) {
+            Some(Some(ok)) => !is_self(ok),
+            Some(None) => false,
+            None => !is_self(ty) && cannot_be_result(ty),
+        },
+    };
+    if let (false, ReturnType::Type(_, ty)) = (wrong, output) {
+        check_error_type(ty, errors);
+    }
+    if !wrong {
         return;
     }
-    let span = match output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => fallback,
-    };
     let message = match kind {
-        Kind::Event => "an #[event] method must return `()` or `Result<(), E>`: the event records that something happened, and its body runs again on every replay, where a returned value would be lost; return Err to refuse the change",
-        Kind::Created => "a #[created] constructor must return `Self` or `Result<Self, E>`: it builds the new aggregate",
+        Kind::Event => "an #[event] method returns `()` or `Result<(), E>`: the event records \
+                        that something happened, and its body runs again on every replay, where \
+                        a returned value would be lost; return Err(...) to refuse the change"
+            .to_string(),
+        Kind::Created => format!(
+            "a #[created] constructor returns `Self` or `Result<Self, E>`: it builds the new \
+             `{struct_ident}`"
+        ),
     };
-    errors.push(syn::Error::new(span, message));
+    errors.push(match output {
+        ReturnType::Type(_, ty) => syn::Error::new_spanned(ty, message),
+        ReturnType::Default => syn::Error::new_spanned(method, message),
+    });
 }
 
-fn is_result(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Result"))
+/// The error type of a returned `Result<_, E>` must convert into `Box<dyn Error + Send + Sync>`;
+/// the type system checks that, but with a message about `std::error::Error` from deep inside its
+/// reasoning. Types that never convert are reported here instead.
+fn check_error_type(ty: &Type, errors: &mut Errors) {
+    const NEVER_ERRORS: &[&str] = &[
+        "bool", "char", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+        "i128", "isize", "f32", "f64",
+    ];
+    let Type::Path(p) = ty else { return };
+    let Some(last) = p.path.segments.last().filter(|s| s.ident == "Result") else {
+        return;
+    };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return;
+    };
+    let Some(error) = args
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .nth(1)
+    else {
+        return;
+    };
+    let never = match error {
+        Type::Tuple(t) => t.elems.is_empty(),
+        Type::Path(p) => p.qself.is_none() && NEVER_ERRORS.iter().any(|name| p.path.is_ident(name)),
+        _ => false,
+    };
+    if never {
+        errors.push(syn::Error::new_spanned(
+            error,
+            format!(
+                "`{}` can't be the error of an event: the error is kept as a \
+                 Box<dyn std::error::Error + Send + Sync> when the event is replayed; return a type \
+                 that implements std::error::Error, or a String",
+                error.to_token_stream()
+            ),
+        ));
+    }
+}
+
+/// Whether a return type is certainly not a `Result` (nor an alias of one): anything but a path,
+/// and paths naming primitive or standard types.
+fn cannot_be_result(ty: &Type) -> bool {
+    const NOT_RESULTS: &[&str] = &[
+        "bool", "char", "str", "String", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16",
+        "i32", "i64", "i128", "isize", "f32", "f64", "Option", "Vec", "Box", "Rc", "Arc", "Cow",
+        "HashMap", "BTreeMap", "HashSet", "BTreeSet", "VecDeque",
+    ];
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| NOT_RESULTS.iter().any(|name| last.ident == name)),
+        Type::Paren(p) => cannot_be_result(&p.elem),
+        Type::Group(g) => cannot_be_result(&g.elem),
+        Type::Macro(_) | Type::Verbatim(_) => false,
+        _ => true,
+    }
+}
+
+/// For a path type ending in `Result`: `Some(Some(T))` for `Result<T, ..>`, `Some(None)` for a
+/// `Result` alias without type arguments; `None` for any other type.
+fn result_ok_type(ty: &Type) -> Option<Option<&Type>> {
+    let Type::Path(p) = ty else { return None };
+    let last = p
+        .path
+        .segments
+        .last()
+        .filter(|s| p.qself.is_none() && s.ident == "Result")?;
+    Some(match &last.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    })
 }
 
 /// Event fields are stored and replayed, so they must own their data.
 fn check_stored_type(ty: &Type, errors: &mut Errors) {
     match ty {
-        Type::Reference(r) => errors.push(syn::Error::new(
-            r.span(),
+        Type::Reference(r) => errors.push(syn::Error::new_spanned(
+            r,
             "event arguments are stored in the event, so they must own their data: take an owned type (such as String instead of &str, Vec<T> instead of &[T])",
         )),
-        Type::ImplTrait(t) => errors.push(syn::Error::new(
-            t.span(),
-            "event arguments can't be `impl Trait`: each argument is a stored field of the event, so it needs one concrete type",
+        Type::ImplTrait(t) => errors.push(syn::Error::new_spanned(
+            t,
+            format!(
+                "event arguments can't be `impl Trait`: each argument is stored as a field of the \
+                 event, so it needs one concrete type; take {}",
+                conversion_target(t)
+                    .map(|target| format!("`{target}`, and let callers convert"))
+                    .unwrap_or_else(|| "a concrete type".into())
+            ),
         )),
-        Type::TraitObject(t) => errors.push(syn::Error::new(
-            t.span(),
+        Type::TraitObject(t) => errors.push(syn::Error::new_spanned(
+            t,
             "event arguments can't be trait objects: each argument is a stored field of the event, so it needs one concrete type",
         )),
         Type::Ptr(p) => errors.push(syn::Error::new(p.span(), "raw pointers can't be stored in an event")),
@@ -483,6 +785,34 @@ fn check_stored_type(ty: &Type, errors: &mut Errors) {
         }
         _ => {}
     }
+}
+
+/// `impl Into<String>` → `String`: what an `impl Trait` argument converts into, if that is what
+/// it is for (`Into`, `AsRef`, `Borrow`, `ToString`).
+fn conversion_target(t: &syn::TypeImplTrait) -> Option<String> {
+    t.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(trait_bound) = bound else {
+            return None;
+        };
+        let last = trait_bound.path.segments.last()?;
+        if last.ident == "ToString" {
+            return Some("String".into());
+        }
+        if !["Into", "AsRef", "Borrow"]
+            .iter()
+            .any(|name| last.ident == name)
+        {
+            return None;
+        }
+        let PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        match args.args.first()? {
+            GenericArgument::Type(Type::Path(p)) if p.path.is_ident("str") => Some("String".into()),
+            GenericArgument::Type(ty) => Some(ty.to_token_stream().to_string().replace(' ', "")),
+            _ => None,
+        }
+    })
 }
 
 /// Finds `fn create_id(...)` in the impl block: the reference's way for an aggregate to derive
@@ -540,5 +870,63 @@ fn check_create_id(
             }
         }
     }
-    Some(CreateId { args })
+    let output_span = match &function.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => function.sig.ident.span(),
+    };
+    Some(CreateId { args, output_span })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cannot_be_result, conversion_target, result_ok_type, suggest_event_name};
+    use syn::Type;
+
+    fn ty(s: &str) -> Type {
+        syn::parse_str(s).unwrap()
+    }
+
+    #[test]
+    fn suggests_an_identifier_for_a_name_with_spaces() {
+        assert_eq!(
+            suggest_event_name("Name Updated").as_deref(),
+            Some("NameUpdated")
+        );
+        assert_eq!(
+            suggest_event_name("trick-added").as_deref(),
+            Some("TrickAdded")
+        );
+        assert_eq!(suggest_event_name("1st"), None);
+        assert_eq!(suggest_event_name("!"), None);
+    }
+
+    #[test]
+    fn tells_results_from_other_types() {
+        assert!(matches!(
+            result_ok_type(&ty("Result<(), E>")),
+            Some(Some(_))
+        ));
+        assert!(matches!(
+            result_ok_type(&ty("io::Result<()>")),
+            Some(Some(_))
+        ));
+        assert!(matches!(result_ok_type(&ty("Result")), Some(None)));
+        assert!(result_ok_type(&ty("DogResult<()>")).is_none());
+        assert!(cannot_be_result(&ty("usize")));
+        assert!(cannot_be_result(&ty("Option<Self>")));
+        assert!(cannot_be_result(&ty("(u32, u32)")));
+        assert!(!cannot_be_result(&ty("DogResult")));
+    }
+
+    #[test]
+    fn finds_what_an_impl_trait_argument_converts_into() {
+        let target = |s: &str| match ty(s) {
+            Type::ImplTrait(t) => conversion_target(&t),
+            _ => unreachable!(),
+        };
+        assert_eq!(target("impl Into<String>").as_deref(), Some("String"));
+        assert_eq!(target("impl AsRef<str>").as_deref(), Some("String"));
+        assert_eq!(target("impl Into<Vec<u8>>").as_deref(), Some("Vec<u8>"));
+        assert_eq!(target("impl Iterator<Item = u8>"), None);
+    }
 }

@@ -6,8 +6,10 @@
 //!
 //! The phases are one module each: [`attr`] parses attribute options, [`ast`] models the input,
 //! [`check`] validates it (accumulating every error with its span), and [`expand`] generates
-//! code. On invalid input the macros still emit the item, minus their own attributes, so that
-//! one mistake does not cascade into many errors.
+//! code. On invalid input the macros still emit the item, minus their own attributes, with
+//! stand-in impls of the traits the other half of the aggregate expects (`Aggregate` for a
+//! rejected impl block, `AggregateStruct` for a rejected struct), so that one mistake does not
+//! cascade into many errors. The compile-fail tests in `trybuild-tests/` show every message.
 
 mod ast;
 mod attr;
@@ -16,7 +18,6 @@ mod check;
 mod expand;
 
 use proc_macro::TokenStream;
-use quote::ToTokens;
 
 /// Errors accumulated while reading a macro's input, reported together.
 pub(crate) struct Errors(Vec<syn::Error>);
@@ -46,6 +47,10 @@ impl Errors {
 
 /// Marks an aggregate: put it on the struct and on its impl block.
 ///
+/// On the struct, write it above `#[derive(...)]`: a derive written above it runs first, on the
+/// struct without the metadata field `#[aggregate]` adds (its derived `Clone` or `Deserialize`
+/// then fails, with an error that says so).
+///
 /// See the `eventsourcing` crate for the syntax and the generated items.
 #[proc_macro_attribute]
 pub fn aggregate(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -53,15 +58,7 @@ pub fn aggregate(args: TokenStream, input: TokenStream) -> TokenStream {
     match syn::parse::<syn::Item>(input) {
         Ok(syn::Item::Struct(item)) => expand::aggregate_struct(args, item).into(),
         Ok(syn::Item::Impl(item)) => expand::aggregate_impl(args, item).into(),
-        Ok(other) => {
-            let error = syn::Error::new_spanned(
-                item_keyword(&other),
-                "#[aggregate] goes on a struct with named fields and on that struct's impl block",
-            );
-            let mut out = error.to_compile_error();
-            other.to_tokens(&mut out);
-            out.into()
-        }
+        Ok(other) => expand::aggregate_other(args, other).into(),
         Err(e) => e.to_compile_error().into(),
     }
 }
@@ -101,15 +98,4 @@ fn outside_aggregate(name: &str, input: TokenStream) -> TokenStream {
     let mut out = error.to_compile_error();
     out.extend(input);
     out.into()
-}
-
-/// The tokens that best point at an item, for an error about its kind.
-fn item_keyword(item: &syn::Item) -> proc_macro2::TokenStream {
-    match item {
-        syn::Item::Enum(e) => e.enum_token.to_token_stream(),
-        syn::Item::Union(u) => u.union_token.to_token_stream(),
-        syn::Item::Fn(f) => f.sig.fn_token.to_token_stream(),
-        syn::Item::Trait(t) => t.trait_token.to_token_stream(),
-        other => other.to_token_stream(),
-    }
 }

@@ -13,7 +13,9 @@ pub use serde;
 pub use serde_json;
 pub use uuid;
 
-use crate::domain::{Aggregate, AggregateMeta, ApplyError, BoxError, DomainError, DomainEvent};
+use crate::domain::{
+    Aggregate, AggregateEvent, AggregateMeta, ApplyError, BoxError, DomainError, DomainEvent,
+};
 
 /// An event's or aggregate's timestamp type.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
@@ -27,6 +29,74 @@ pub type Upcaster = fn(&mut StateMap);
 /// The id of a new aggregate that does not derive its id: a random (version 4) UUID.
 pub fn new_id() -> Uuid {
     Uuid::new_v4()
+}
+
+/// What a `#[created]` constructor's `id` argument, and the value `create_id` returns, may be:
+/// the new aggregate's id, a [`Uuid`].
+#[diagnostic::on_unimplemented(
+    message = "an aggregate's id is a Uuid, not `{Self}`",
+    label = "this is the new aggregate's id, so it must be a Uuid",
+    note = "the `id` argument of the #[created] constructor, and the value `create_id` returns, \
+            become the aggregate's id; to store another value as a field of the created event, \
+            give its argument another name than `id`"
+)]
+pub trait AggregateId: Sized {
+    /// The id.
+    fn into_uuid(self) -> Uuid;
+    /// The id, for the constructor body on replay.
+    fn from_uuid(id: Uuid) -> Self;
+}
+
+impl AggregateId for Uuid {
+    fn into_uuid(self) -> Uuid {
+        self
+    }
+
+    fn from_uuid(id: Uuid) -> Self {
+        id
+    }
+}
+
+/// What an event field must be to be stored: `Serialize`. (Implemented for every such type; it
+/// exists for its message.)
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be stored in an event: it does not implement Serialize",
+    label = "this argument is stored as a field of the event",
+    note = "add #[derive(Serialize, Deserialize)] to `{Self}` (event fields are serialised when \
+            stored and deserialised when read back)"
+)]
+pub trait SerializeField: Serialize {}
+
+impl<T: ?Sized + Serialize> SerializeField for T {}
+
+/// What an event field must be to be read back: `Deserialize`. (Implemented for every such type;
+/// it exists for its message.)
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be stored in an event: it does not implement Deserialize",
+    label = "this argument is stored as a field of the event",
+    note = "add #[derive(Serialize, Deserialize)] to `{Self}` (event fields are serialised when \
+            stored and deserialised when read back)"
+)]
+pub trait DeserializeField: DeserializeOwned {}
+
+impl<T: DeserializeOwned> DeserializeField for T {}
+
+/// Serialises one field of an event's stored state.
+pub fn serialize_field<S, T>(state: &mut S, key: &'static str, value: &T) -> Result<(), S::Error>
+where
+    S: serde::ser::SerializeStruct,
+    T: ?Sized + SerializeField,
+{
+    state.serialize_field(key, value)
+}
+
+/// Deserialises one field of an event's stored state (`#[serde(deserialize_with = ...)]`).
+pub fn deserialize_field<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeField,
+{
+    T::deserialize(deserializer)
 }
 
 /// What the `#[aggregate]` struct macro implements: access to the hidden metadata field, and the
@@ -269,6 +339,78 @@ pub fn restore_state<A: Aggregate + DeserializeOwned>(state: StateMap) -> Result
 }
 
 /// The error for snapshotting an aggregate that does not derive `Serialize` and `Deserialize`.
-pub fn snapshots_not_supported<A: Aggregate>() -> DomainError {
-    DomainError::SnapshotsNotSupported { type_name: A::NAME }
+///
+/// Takes the name rather than the type so that the struct's expansion does not need `Aggregate`
+/// (when the impl block is missing, that is reported once, not again here).
+pub fn snapshots_not_supported(type_name: &'static str) -> DomainError {
+    DomainError::SnapshotsNotSupported { type_name }
+}
+
+/// The event type of the stand-in `Aggregate` impl that `#[aggregate]` emits for an impl block
+/// it rejected, so that the struct's expansion still compiles and the real error shows alone.
+/// It has no values: the stand-in can't create or apply anything.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FallbackEvent {}
+
+impl AggregateEvent for FallbackEvent {
+    fn name(&self) -> &'static str {
+        match *self {}
+    }
+
+    fn topic(&self) -> &'static str {
+        match *self {}
+    }
+
+    fn class_version(&self) -> u32 {
+        match *self {}
+    }
+
+    fn is_created(&self) -> bool {
+        match *self {}
+    }
+
+    fn topics() -> &'static [&'static str] {
+        &[]
+    }
+
+    fn serialize_state<S: serde::Serializer>(
+        &self,
+        _timestamp: &Timestamp,
+        _serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match *self {}
+    }
+
+    fn deserialize_state<'de, D: Deserializer<'de>>(
+        topic: &str,
+        _deserializer: D,
+    ) -> Result<(Timestamp, Self), D::Error> {
+        Err(unknown_topic("an aggregate that failed to compile", topic))
+    }
+}
+
+/// Tells, for a concrete type, whether it implements a trait that derives construct the struct
+/// with (`Clone`, `Deserialize`): the inherent constant applies when the bound holds, the
+/// [`DeriveProbeFallback`] one otherwise. `#[aggregate]` uses it to detect `#[derive(...)]`
+/// written above it, which runs before it on the struct without the metadata field.
+pub struct DeriveProbe<T: ?Sized>(core::marker::PhantomData<T>);
+
+/// The "not implemented" answers of [`DeriveProbe`].
+pub trait DeriveProbeFallback {
+    /// Whether the type implements `Clone`.
+    const CLONE: bool = false;
+    /// Whether the type implements `Deserialize`.
+    const DESERIALIZE: bool = false;
+}
+
+impl<T: ?Sized> DeriveProbeFallback for DeriveProbe<T> {}
+
+impl<T: Clone> DeriveProbe<T> {
+    /// `T` implements `Clone`.
+    pub const CLONE: bool = true;
+}
+
+impl<T: DeserializeOwned> DeriveProbe<T> {
+    /// `T` implements `Deserialize`.
+    pub const DESERIALIZE: bool = true;
 }

@@ -2,20 +2,20 @@
 //! that records its event and a hidden `__{method}_body` that applies it; then the event enum
 //! and the `Aggregate` impl.
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{
     parse_quote, Block, ExprStruct, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, Path,
+    ReturnType,
 };
 
-use super::aggregate_struct::META_FIELD;
 use super::event_enum::{self, Topics};
-use super::{fallback_impl, runtime_path};
+use super::{fallback_impl, respan, runtime_path};
 use crate::ast::{AggregateImpl, Kind};
 use crate::attr::ImplArgs;
-use crate::check::{self, Event, Model};
+use crate::check::{self, Event, Model, META_FIELD};
 use crate::Errors;
 
 pub(crate) fn aggregate_impl(args: TokenStream, item: ItemImpl) -> TokenStream {
@@ -30,19 +30,27 @@ pub(crate) fn aggregate_impl(args: TokenStream, item: ItemImpl) -> TokenStream {
     }
 }
 
-/// The impl block without our attributes, constructor bodies completed, after the errors.
+/// The impl block without our attributes after the errors, and a stand-in `Aggregate` impl for
+/// its struct, so that the struct's expansion and the user's calls still compile. Struct
+/// expressions of the aggregate get their metadata field wherever they are (outside the
+/// `#[created]` constructor they are an error already reported), so that no "missing field"
+/// error follows.
 fn fallback(krate: &TokenStream, input: &AggregateImpl, errors: &mut Errors) -> TokenStream {
     let mut item = input.item.clone();
-    if let Some(struct_ident) = check::struct_ident(input, &mut Errors::new()) {
-        for (method, &slot) in input.methods.iter().zip(&input.slots) {
-            if method.kind == Kind::Created {
-                if let ImplItem::Fn(f) = &mut item.items[slot] {
-                    complete_struct_exprs(krate, &struct_ident, &mut f.block);
-                }
+    let struct_ident = check::fallback_struct_ident(&input.item);
+    if let Some(struct_ident) = &struct_ident {
+        for impl_item in &mut item.items {
+            if let ImplItem::Fn(f) = impl_item {
+                complete_struct_exprs(krate, struct_ident, &mut f.block);
             }
         }
     }
-    fallback_impl(errors.to_compile_errors(), &item)
+    fallback_impl(
+        krate,
+        errors.to_compile_errors(),
+        &item,
+        struct_ident.as_ref(),
+    )
 }
 
 fn expand(krate: &TokenStream, input: &AggregateImpl, model: &Model) -> TokenStream {
@@ -68,14 +76,24 @@ fn expand(krate: &TokenStream, input: &AggregateImpl, model: &Model) -> TokenStr
     let event_enum = event_enum::expand(krate, model, &enum_ident, &topics);
     let aggregate_impl = aggregate_trait_impl(krate, model, &enum_ident, &topics);
 
+    // The `Aggregate` impl comes first: if the struct is not #[aggregate], that is the first
+    // error, before the ones it causes in the constructor.
     quote! {
-        #item
-
-        #event_enum
-
         const _: () = {
             #aggregate_impl
         };
+
+        #item
+
+        #event_enum
+    }
+}
+
+/// Where errors about a method's return type point: the type, or the name if it has none.
+fn return_span(method: &ImplItemFn) -> Span {
+    match &method.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => method.sig.ident.span(),
     }
 }
 
@@ -159,8 +177,12 @@ fn created_methods(
     let args = argument_idents(method);
     let payload = payload(event, enum_ident);
 
+    // The id goes through `AggregateId`, whose message says it must be a Uuid, at the type
+    // that is wrong.
     let id = if let Some(id) = &event.id_param {
-        quote!(#id)
+        let ident = &id.ident;
+        let krate = respan(krate, id.ty.span());
+        quote_spanned!(id.ty.span()=> #krate::__private::AggregateId::into_uuid(#ident))
     } else if let Some(create_id) = &model.create_id {
         let args = create_id.args.iter().map(|(ident, by_ref)| {
             if *by_ref {
@@ -169,20 +191,29 @@ fn created_methods(
                 quote!(::core::clone::Clone::clone(&#ident))
             }
         });
-        quote!(Self::create_id(#(#args),*))
+        let krate = respan(krate, create_id.output_span);
+        quote_spanned! {create_id.output_span=>
+            #krate::__private::AggregateId::into_uuid(Self::create_id(#(#args),*))
+        }
     } else {
         quote!(#krate::__private::new_id())
     };
 
+    // A wrong return type is reported at the return type.
+    let span = return_span(method);
+    let (krate_at, body) = (respan(krate, span), respan(&body.to_token_stream(), span));
+    let create = quote_spanned! {span=>
+        #krate_at::__private::create::<Self, _>(
+            __originator_id,
+            #payload,
+            move || Self::#body(#(#args),*),
+        )
+    };
     let public: ImplItemFn = parse_quote! {
         #(#attrs)*
         #vis #sig {
             let __originator_id = #id;
-            #krate::__private::create::<Self, _>(
-                __originator_id,
-                #payload,
-                move || Self::#body(#(#args),*),
-            )
+            #create
         }
     };
     let mut block = method.block.clone();
@@ -215,14 +246,19 @@ fn event_methods(krate: &TokenStream, event: &Event, enum_ident: &Ident) -> Vec<
     let args = argument_idents(method);
     let payload = payload(event, enum_ident);
 
+    let span = return_span(method);
+    let (krate, body) = (respan(krate, span), respan(&body.to_token_stream(), span));
+    let trigger = quote_spanned! {span=>
+        #krate::__private::trigger(
+            self,
+            #payload,
+            move |__aggregate: &mut Self| __aggregate.#body(#(#args),*),
+        )
+    };
     let public: ImplItemFn = parse_quote! {
         #(#attrs)*
         #vis #sig {
-            #krate::__private::trigger(
-                self,
-                #payload,
-                move |__aggregate: &mut Self| __aggregate.#body(#(#args),*),
-            )
+            #trigger
         }
     };
     vec![
@@ -241,9 +277,7 @@ fn complete_struct_exprs(krate: &TokenStream, struct_ident: &Ident, block: &mut 
     impl VisitMut for Completer<'_> {
         fn visit_expr_struct_mut(&mut self, expr: &mut ExprStruct) {
             syn::visit_mut::visit_expr_struct_mut(self, expr);
-            let names_struct = expr.qself.is_none()
-                && (expr.path.is_ident("Self") || expr.path.is_ident(self.struct_ident));
-            if names_struct && expr.rest.is_none() {
+            if check::builds_aggregate(expr, self.struct_ident) {
                 let field = Ident::new(META_FIELD, expr.path.span());
                 let krate = self.krate;
                 if !expr.fields.empty_or_trailing() {
@@ -273,7 +307,8 @@ pub(super) fn upcaster_paths(model: &Model, paths: &[Path]) -> Vec<Path> {
             let mut path = path.clone();
             if let Some(first) = path.segments.first_mut() {
                 if first.ident == "Self" {
-                    first.ident = model.struct_ident.clone();
+                    // Keep the span of `Self`, so that errors point at the path as written.
+                    first.ident = Ident::new(&model.struct_ident.to_string(), first.ident.span());
                 }
             }
             path
@@ -305,11 +340,8 @@ fn aggregate_trait_impl(
                 from_version: u32,
                 state: &mut #krate::__private::StateMap,
             ) -> ::core::result::Result<(), #krate::domain::DomainError> {
-                #krate::__private::upcast_state::<Self>(
-                    from_version,
-                    state,
-                    &[#(#upcasters as #krate::__private::Upcaster),*],
-                )
+                let upcasters: &[#krate::__private::Upcaster] = &[#(#upcasters),*];
+                #krate::__private::upcast_state::<Self>(from_version, state, upcasters)
             }
         }
     });
@@ -320,13 +352,29 @@ fn aggregate_trait_impl(
     let created_name = created_variant.to_string();
     let created_fields = created.fields.iter().map(|f| &f.ident);
     let created_body = body_ident(created);
-    let created_args = argument_idents(&created.method).into_iter().map(|arg| {
-        if created.id_param.as_ref() == Some(&arg) {
-            quote!(__originator_id)
-        } else {
-            quote!(#arg)
-        }
-    });
+    let created_args =
+        argument_idents(&created.method)
+            .into_iter()
+            .map(|arg| match &created.id_param {
+                Some(id) if id.ident == arg => {
+                    let krate = respan(krate, id.ty.span());
+                    quote_spanned! {id.ty.span()=>
+                        #krate::__private::AggregateId::from_uuid(__originator_id)
+                    }
+                }
+                _ => quote!(#arg),
+            });
+    let span = return_span(&created.method);
+    let (krate_at, body_at) = (
+        respan(krate, span),
+        respan(&created_body.to_token_stream(), span),
+    );
+    let constructed = quote_spanned! {span=>
+        #krate_at::__private::constructed::<Self, _>(
+            #created_name,
+            Self::#body_at(#(#created_args),*),
+        )
+    };
 
     // Replaying a subsequent event runs its method body again.
     let apply_arms = model.events.iter().map(|event| {
@@ -335,11 +383,13 @@ fn aggregate_trait_impl(
         let fields = event.fields.iter().map(|f| &f.ident);
         let body = body_ident(event);
         let args = argument_idents(&event.method);
+        let span = return_span(&event.method);
+        let (krate, body) = (respan(krate, span), respan(&body.to_token_stream(), span));
+        let applied = quote_spanned! {span=>
+            #krate::__private::applied::<Self, _>(#name, self.#body(#(#args),*))
+        };
         quote! {
-            #enum_ident::#variant { #(#fields),* } => #krate::__private::applied::<Self, _>(
-                #name,
-                self.#body(#(#args),*),
-            ),
+            #enum_ident::#variant { #(#fields),* } => #applied,
         }
     });
 
@@ -366,12 +416,7 @@ fn aggregate_trait_impl(
                 event: #enum_ident,
             ) -> ::core::result::Result<Self, #krate::domain::ApplyError> {
                 match event {
-                    #enum_ident::#created_variant { #(#created_fields),* } => {
-                        #krate::__private::constructed::<Self, _>(
-                            #created_name,
-                            Self::#created_body(#(#created_args),*),
-                        )
-                    }
+                    #enum_ident::#created_variant { #(#created_fields),* } => #constructed,
                     other => ::core::result::Result::Err(#krate::__private::not_created_event::<Self>(
                         #krate::domain::AggregateEvent::name(&other),
                     )),

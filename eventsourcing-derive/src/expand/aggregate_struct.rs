@@ -3,28 +3,29 @@
 //! struct derives `Serialize` and `Deserialize`).
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, ToTokens};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{parse_quote, Attribute, Fields, ItemStruct, Path, Token};
 
-use super::{fallback_struct, runtime_path, serde_path_string};
+use super::{fallback_struct, runtime_path, serde_path_string, stand_in_aggregate_struct};
 use crate::attr::StructArgs;
+use crate::check::META_FIELD;
 use crate::Errors;
-
-/// The hidden field's name. Constructor bodies never write it: the impl macro adds it to their
-/// struct expressions.
-pub(crate) const META_FIELD: &str = "__aggregate";
 
 pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> TokenStream {
     let mut errors = Errors::new();
     let args = StructArgs::parse(args, &mut errors);
     let krate = runtime_path(args.krate.as_ref());
 
+    // Errors in the options leave the struct valid: it is expanded all the same. Errors in its
+    // shape fall back to the struct as written.
+    let option_errors = errors.len();
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(
-            item.generics.span(),
-            "an #[aggregate] can't be generic: its events are stored with fixed types",
+        errors.push(syn::Error::new_spanned(
+            &item.generics,
+            "an #[aggregate] can't be generic: its events are stored and decoded with fixed \
+             types; replace the type parameters with concrete types",
         ));
     }
     let named = match &mut item.fields {
@@ -54,8 +55,8 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
             format!("`{META_FIELD}` is the name of the field #[aggregate] adds: rename this field"),
         ));
     }
-    let Some(named) = named.filter(|_| errors.is_empty()) else {
-        return fallback_struct(errors.to_compile_errors(), &item);
+    let Some(named) = named.filter(|_| errors.len() == option_errors) else {
+        return fallback_struct(&krate, errors.to_compile_errors(), &item);
     };
 
     let derives_serialize = derives(&item.attrs, "Serialize");
@@ -75,21 +76,27 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
         item.attrs.push(parse_quote!(#[serde(crate = #serde_path)]));
     }
 
+    let name = ident.to_string();
     let snapshot_state = if derives_serialize {
         quote!(#krate::__private::snapshot_state(self))
     } else {
-        quote!(::core::result::Result::Err(#krate::__private::snapshots_not_supported::<Self>()))
+        quote!(::core::result::Result::Err(#krate::__private::snapshots_not_supported(#name)))
     };
     let restore_state = if derives_deserialize {
         quote!(#krate::__private::restore_state(state))
     } else {
         quote! {{
             let _ = state;
-            ::core::result::Result::Err(#krate::__private::snapshots_not_supported::<Self>())
+            ::core::result::Result::Err(#krate::__private::snapshots_not_supported(#name))
         }}
     };
+    let derive_order_check =
+        (!item.attrs.iter().any(is_derive)).then(|| derive_order_check(&krate, ident));
 
+    let errors = errors.to_compile_errors();
     quote! {
+        #errors
+
         #item
 
         const _: () = {
@@ -115,20 +122,92 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
                 }
             }
         };
+
+        #derive_order_check
     }
+}
+
+/// A `#[derive(...)]` written above `#[aggregate]` runs first, on the struct without its
+/// metadata field, and `#[aggregate]` never sees it. rustc then reports `missing field
+/// `__aggregate`` in the derived `Clone` or `Deserialize`; this check adds the cause and the fix.
+/// It only runs when `#[aggregate]` saw no derive at all, and fires when the struct nevertheless
+/// implements `Clone` or `Deserialize` (which a hand-written impl for an aggregate struct, having to
+/// build the hidden field, hardly ever does).
+fn derive_order_check(krate: &TokenStream, ident: &syn::Ident) -> TokenStream {
+    let message = format!(
+        "#[derive(...)] must come below #[aggregate], not above it: a derive written above runs \
+         first, on `{ident}` without the metadata field #[aggregate] adds (hence \"missing field \
+         `{META_FIELD}`\"); move #[aggregate] to the top"
+    );
+    quote! {
+        const _: () = {
+            #[allow(unused_imports)]
+            use #krate::__private::DeriveProbeFallback as _;
+            if #krate::__private::DeriveProbe::<#ident>::CLONE
+                || #krate::__private::DeriveProbe::<#ident>::DESERIALIZE
+            {
+                ::core::panic!(#message);
+            }
+        };
+    }
+}
+
+/// `#[aggregate]` on anything but a struct or an impl block: the error, the item, and for an
+/// enum or a union a stand-in `AggregateStruct` impl, so that its impl block adds no error.
+pub(crate) fn aggregate_other(args: TokenStream, item: syn::Item) -> TokenStream {
+    let mut errors = Errors::new();
+    let args = StructArgs::parse(args, &mut errors);
+    let krate = runtime_path(args.krate.as_ref());
+    let (keyword, stand_in) = match &item {
+        syn::Item::Enum(e) => (
+            e.enum_token.to_token_stream(),
+            e.generics
+                .params
+                .is_empty()
+                .then(|| stand_in_aggregate_struct(&krate, &e.ident)),
+        ),
+        syn::Item::Union(u) => (
+            u.union_token.to_token_stream(),
+            u.generics
+                .params
+                .is_empty()
+                .then(|| stand_in_aggregate_struct(&krate, &u.ident)),
+        ),
+        syn::Item::Fn(f) => (f.sig.fn_token.to_token_stream(), None),
+        syn::Item::Trait(t) => (t.trait_token.to_token_stream(), None),
+        other => (other.to_token_stream(), None),
+    };
+    let message = if matches!(item, syn::Item::Enum(_)) {
+        "#[aggregate] goes on a struct with named fields, not an enum: make the enum a field of \
+         the aggregate, such as struct Dog { stage: Stage }"
+    } else {
+        "#[aggregate] goes on a struct with named fields (struct Dog { name: String }) and on \
+         that struct's impl block"
+    };
+    let kind_error = syn::Error::new_spanned(keyword, message).to_compile_error();
+    let errors = errors.to_compile_errors();
+    quote!(#kind_error #errors #item #stand_in)
 }
 
 /// Whether a `#[derive(...)]` on the struct names `name` (`Serialize`, `serde::Serialize`, ...).
 fn derives(attrs: &[Attribute], name: &str) -> bool {
     attrs
         .iter()
-        .filter(|attr| attr.path().is_ident("derive"))
+        .filter(|attr| is_derive(attr))
         .filter_map(|attr| {
             attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
                 .ok()
         })
         .flatten()
         .any(|path| path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+/// Whether an attribute is `#[derive(...)]` (or `#[core::prelude::v1::derive(...)]`).
+fn is_derive(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "derive")
 }
 
 /// Whether the struct already says which serde crate its derives use.

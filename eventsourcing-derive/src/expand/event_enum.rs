@@ -122,7 +122,7 @@ pub(super) fn expand(
             let ident = &field.ident;
             let key = syn::ext::IdentExt::unraw(ident).to_string();
             quote_spanned! {field.ty.span()=>
-                #serde::ser::SerializeStruct::serialize_field(&mut state, #key, #ident)?;
+                #krate::__private::serialize_field(&mut state, #key, #ident)?;
             }
         });
         let class_version = (event.version > 1).then(|| {
@@ -147,10 +147,15 @@ pub(super) fn expand(
         let upcasters = upcaster_paths(model, &event.upcast);
         let aliases = &event.aliases;
         let field_idents: Vec<&Ident> = event.fields.iter().map(|f| &f.ident).collect();
+        // Each field deserialises through `__private::deserialize_field`, whose bound says
+        // what a field type lacks, once, at the argument (serde's own derive would say it three
+        // times, from its internals).
+        let deserialize_with = format!("{}::__private::deserialize_field", krate).replace(' ', "");
         let field_decls = event.fields.iter().map(|field| {
             let ident = &field.ident;
             let ty = &field.ty;
-            quote_spanned!(ty.span()=> #ident: #ty)
+            let with = syn::LitStr::new(&deserialize_with, ty.span());
+            quote_spanned!(ty.span()=> #[serde(deserialize_with = #with)] #ident: #ty)
         });
         quote! {
             if topic == #topic #(|| topic == #aliases)* {
@@ -160,11 +165,12 @@ pub(super) fn expand(
                     timestamp: #krate::__private::Timestamp,
                     #(#field_decls,)*
                 }
+                let upcasters: &[#krate::__private::Upcaster] = &[#(#upcasters),*];
                 let state: __StoredState = #krate::__private::deserialize_state(
                     deserializer,
                     #label,
                     #version,
-                    &[#(#upcasters as #krate::__private::Upcaster),*],
+                    upcasters,
                 )?;
                 return ::core::result::Result::Ok((
                     state.timestamp,

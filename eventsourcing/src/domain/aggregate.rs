@@ -57,6 +57,12 @@ use super::time::next_timestamp;
 /// # Ok(())
 /// # }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an aggregate",
+    label = "`{Self}` has no #[aggregate] impl block",
+    note = "mark the struct `{Self}` and its impl block with #[aggregate], and give the impl block \
+            a #[created] constructor"
+)]
 pub trait Aggregate: Sized + 'static {
     /// The aggregate's event enum (generated: `DogEvent` for `Dog`).
     type Event: AggregateEvent;

@@ -1,0 +1,27 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dog {
+    name: String,
+    tricks: Vec<String>,
+}
+
+#[aggregate]
+impl Dog {
+    #[created("Registered")]
+    pub fn register(name: String) -> Self {
+        Dog { name, tricks: Vec::new() }
+    }
+
+    #[event("TrickAdded")]
+    pub fn add_trick(&mut self, trick: String) {
+        self.tricks.push(trick);
+    }
+}
+
+fn main() {
+    let mut dog = Dog::register("Fido".into());
+    dog.add_trick("roll over".into());
+    assert_eq!(dog.version(), 2);
+}

@@ -1,0 +1,15 @@
+use eventsourcing::prelude::*;
+
+pub struct Dog {
+    name: String,
+}
+
+#[aggregate]
+impl Dog {
+    #[created]
+    pub fn register(name: String) -> Self {
+        Dog { name }
+    }
+}
+
+fn main() {}

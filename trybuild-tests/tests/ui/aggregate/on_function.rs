@@ -1,0 +1,6 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+pub fn dog() {}
+
+fn main() {}

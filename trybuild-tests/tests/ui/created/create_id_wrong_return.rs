@@ -1,0 +1,20 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+}
+
+#[aggregate]
+impl Dog {
+    #[created]
+    pub fn register(name: String) -> Self {
+        Dog { name }
+    }
+
+    fn create_id(name: &str) -> String {
+        name.to_string()
+    }
+}
+
+fn main() {}

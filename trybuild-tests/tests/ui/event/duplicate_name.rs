@@ -1,0 +1,26 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+}
+
+#[aggregate]
+impl Dog {
+    #[created]
+    pub fn register(name: String) -> Self {
+        Dog { name }
+    }
+
+    #[event("Renamed")]
+    pub fn rename(&mut self, name: String) {
+        self.name = name;
+    }
+
+    #[event("Renamed")]
+    pub fn rename_again(&mut self, name: String) {
+        self.name = name;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,21 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+}
+
+#[aggregate]
+impl Dog {
+    #[created]
+    pub fn register(name: String) -> Self {
+        Dog { name }
+    }
+
+    #[event]
+    pub fn renamed<N: Into<String>>(&mut self, name: N) {
+        self.name = name.into();
+    }
+}
+
+fn main() {}

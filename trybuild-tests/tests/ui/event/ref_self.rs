@@ -1,0 +1,19 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+}
+
+#[aggregate]
+impl Dog {
+    #[created]
+    pub fn register(name: String) -> Self {
+        Dog { name }
+    }
+
+    #[event]
+    pub fn barked(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,21 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+}
+
+#[aggregate]
+impl Dog {
+    #[created]
+    pub fn register(name: String) -> Self {
+        Dog { name }
+    }
+
+    #[event]
+    pub fn renamed(&mut self, name: &str) {
+        self.name = name.to_string();
+    }
+}
+
+fn main() {}

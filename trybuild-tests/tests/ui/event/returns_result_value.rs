@@ -1,0 +1,22 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+}
+
+#[aggregate]
+impl Dog {
+    #[created]
+    pub fn register(name: String) -> Self {
+        Dog { name }
+    }
+
+    #[event]
+    pub fn renamed(&mut self, name: String) -> Result<usize, String> {
+        self.name = name;
+        Ok(self.name.len())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,23 @@
+use eventsourcing::prelude::*;
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+}
+
+#[aggregate]
+impl Dog {
+    #[created]
+    pub fn register(name: String) -> Self {
+        Dog { name }
+    }
+
+    #[event(version = 3, upcast = [Self::renamed_v1_v2])]
+    pub fn renamed(&mut self, name: String) {
+        self.name = name;
+    }
+
+    fn renamed_v1_v2(_state: &mut eventsourcing::serde_json::Map<String, eventsourcing::serde_json::Value>) {}
+}
+
+fn main() {}
