@@ -202,11 +202,17 @@ fn created_methods(
     // A wrong return type is reported at the return type.
     let span = return_span(method);
     let (krate_at, body) = (respan(krate, span), respan(&body.to_token_stream(), span));
+    // A closure without arguments would be a "redundant closure" in the user's crate.
+    let body_call = if args.is_empty() {
+        quote_spanned!(span=> Self::#body)
+    } else {
+        quote_spanned!(span=> move || Self::#body(#(#args),*))
+    };
     let create = quote_spanned! {span=>
         #krate_at::__private::create::<Self, _>(
             __originator_id,
             #payload,
-            move || Self::#body(#(#args),*),
+            #body_call,
         )
     };
     let public: ImplItemFn = parse_quote! {
@@ -220,7 +226,7 @@ fn created_methods(
     complete_struct_exprs(krate, &model.struct_ident, &mut block);
     let mut body = body_method(event, block);
     if let (Some(id), ImplItem::Fn(body)) = (&event.id_param, &mut body) {
-        allow_unused_id(body, id);
+        allow_unused_id(body, &id.ident);
     }
     vec![ImplItem::Fn(public), body]
 }

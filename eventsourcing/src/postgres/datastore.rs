@@ -237,7 +237,10 @@ impl PostgresDatastore {
             ErrorKind::Operational,
             format!(
                 "can't connect to PostgreSQL at {}:{} (database {:?}) within {:?}",
-                self.settings.host, self.settings.port, self.settings.dbname, self.settings.connect_timeout
+                self.settings.host,
+                self.settings.port,
+                self.settings.dbname,
+                self.settings.connect_timeout
             ),
             error,
         )
@@ -250,7 +253,8 @@ impl PostgresDatastore {
             Some(schema) => format!("CREATE SCHEMA IF NOT EXISTS {schema};"),
             None => String::new(),
         };
-        let sql = format!("BEGIN; SELECT pg_advisory_xact_lock(4657926538279); {schema} {ddl} COMMIT;");
+        let sql =
+            format!("BEGIN; SELECT pg_advisory_xact_lock(4657926538279); {schema} {ddl} COMMIT;");
         self.with_connection(|connection| {
             connection.client.batch_execute(&sql).map_err(|e| {
                 if !connection.client.is_closed() {

@@ -42,7 +42,8 @@ pub const POSTGRES_PRE_PING: &str = "POSTGRES_PRE_PING";
 pub const POSTGRES_LOCK_TIMEOUT: &str = "POSTGRES_LOCK_TIMEOUT";
 /// `POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT`: seconds (an integer) after which the server
 /// ends a session idle inside a transaction; 0 never.
-pub const POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT";
+pub const POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str =
+    "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT";
 /// `POSTGRES_SCHEMA`: the schema of the tables.
 pub const POSTGRES_SCHEMA: &str = "POSTGRES_SCHEMA";
 /// `POSTGRES_POOL_SIZE`: the most connections kept open (default 5).
@@ -52,7 +53,10 @@ pub const POSTGRES_CONNECT_TIMEOUT: &str = "POSTGRES_CONNECT_TIMEOUT";
 
 fn required<'a>(env: &'a Environment, key: &str, what: &str) -> Result<&'a str, ConfigError> {
     env.get(key).ok_or_else(|| {
-        ConfigError::new(key, format!("Postgres {what} not found in environment with key '{key}'"))
+        ConfigError::new(
+            key,
+            format!("Postgres {what} not found in environment with key '{key}'"),
+        )
     })
 }
 
@@ -73,7 +77,9 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
         .transpose()
         .map_err(|e| ConfigError::new(POSTGRES_CONN_MAX_AGE, e.to_string()))?;
     settings.pre_ping = env.get_bool(POSTGRES_PRE_PING, false)?;
-    if let Some(secs) = env.get_parsed::<u64>(POSTGRES_LOCK_TIMEOUT, "an integer or empty string")? {
+    if let Some(secs) =
+        env.get_parsed::<u64>(POSTGRES_LOCK_TIMEOUT, "an integer or empty string")?
+    {
         settings.lock_timeout = Duration::from_secs(secs);
     }
     if let Some(secs) = env.get_parsed::<u64>(
@@ -86,7 +92,9 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
     if let Some(size) = env.get_parsed::<u32>(POSTGRES_POOL_SIZE, "a positive integer")? {
         settings.pool_size = size.max(1);
     }
-    if let Some(secs) = env.get_parsed::<u64>(POSTGRES_CONNECT_TIMEOUT, "an integer number of seconds")? {
+    if let Some(secs) =
+        env.get_parsed::<u64>(POSTGRES_CONNECT_TIMEOUT, "an integer number of seconds")?
+    {
         settings.connect_timeout = Duration::from_secs(secs.max(1));
     }
     Ok(settings)
@@ -100,16 +108,26 @@ pub(crate) fn construct_infrastructure(
     let settings = settings_from_env(env)?;
     let datastore = Arc::new(PostgresDatastore::new(settings)?);
     let name = env.name().to_lowercase();
-    let prefix = if name.is_empty() { "stored" } else { name.as_str() };
-    let tracking = if name.is_empty() { "notification" } else { name.as_str() };
+    let prefix = if name.is_empty() {
+        "stored"
+    } else {
+        name.as_str()
+    };
+    let tracking = if name.is_empty() {
+        "notification"
+    } else {
+        name.as_str()
+    };
     let recorder = PostgresApplicationRecorder::new(
         Arc::clone(&datastore),
         &format!("{prefix}_events"),
         &format!("{tracking}_tracking"),
     )?;
     let snapshots = if snapshotting {
-        Some(Arc::new(PostgresAggregateRecorder::new(datastore, &format!("{prefix}_snapshots"))?)
-            as Arc<dyn AggregateRecorder>)
+        Some(Arc::new(PostgresAggregateRecorder::new(
+            datastore,
+            &format!("{prefix}_snapshots"),
+        )?) as Arc<dyn AggregateRecorder>)
     } else {
         None
     };

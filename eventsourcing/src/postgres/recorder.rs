@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::datastore::{jittered, Connection, PostgresDatastore, MAX_ATTEMPTS, RETRY_WAIT};
 use super::error::postgres_error;
 use crate::persistence::{
-    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification,
-    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
+    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification, PersistenceError,
+    ProcessRecorder, StoredEvent, Tracking,
 };
 
 /// Table and schema names go into SQL text, so only plain identifiers are accepted.
@@ -30,19 +30,29 @@ fn check_identifier(name: &str) -> Result<(), PersistenceError> {
 
 fn to_i32(value: u64, what: &str) -> Result<i32, PersistenceError> {
     i32::try_from(value).map_err(|_| {
-        PersistenceError::database(ErrorKind::Data, format!("{what} {value} is out of range for PostgreSQL"))
+        PersistenceError::database(
+            ErrorKind::Data,
+            format!("{what} {value} is out of range for PostgreSQL"),
+        )
     })
 }
 
 fn to_i64(value: u64, what: &str) -> Result<i64, PersistenceError> {
     i64::try_from(value).map_err(|_| {
-        PersistenceError::database(ErrorKind::Data, format!("{what} {value} is out of range for PostgreSQL"))
+        PersistenceError::database(
+            ErrorKind::Data,
+            format!("{what} {value} is out of range for PostgreSQL"),
+        )
     })
 }
 
 fn from_signed(value: i64, what: &str) -> Result<u64, PersistenceError> {
-    u64::try_from(value)
-        .map_err(|_| PersistenceError::database(ErrorKind::Data, format!("stored {what} {value} is negative")))
+    u64::try_from(value).map_err(|_| {
+        PersistenceError::database(
+            ErrorKind::Data,
+            format!("stored {what} {value} is negative"),
+        )
+    })
 }
 
 /// Why an insert failed: before the commit was sent (nothing was written), or while
@@ -62,7 +72,11 @@ struct Tables {
 }
 
 impl Tables {
-    fn new(datastore: &PostgresDatastore, events: &str, tracking: Option<&str>) -> Result<Self, PersistenceError> {
+    fn new(
+        datastore: &PostgresDatastore,
+        events: &str,
+        tracking: Option<&str>,
+    ) -> Result<Self, PersistenceError> {
         check_identifier(events)?;
         if let Some(tracking) = tracking {
             check_identifier(tracking)?;
@@ -121,16 +135,22 @@ impl Tables {
                     .statement(&self.insert)
                     .map_err(|e| postgres_error(e, "can't prepare insert"))?;
                 let params: [&(dyn ToSql + Sync); 4] = [&ids, &versions, &topics, &states];
-                connection
-                    .client
-                    .execute(&insert, &params)
-                    .map_err(|e| postgres_error(e, format!("can't insert events into {}", self.events)))?;
+                connection.client.execute(&insert, &params).map_err(|e| {
+                    postgres_error(e, format!("can't insert events into {}", self.events))
+                })?;
             }
-            if let (Some(tracking), Some(tracking_id), Some(table)) = (tracking, tracking_id, &self.tracking) {
-                let max_sql = format!("SELECT MAX(notification_id) FROM {table} WHERE application_name=$1");
+            if let (Some(tracking), Some(tracking_id), Some(table)) =
+                (tracking, tracking_id, &self.tracking)
+            {
+                let max_sql =
+                    format!("SELECT MAX(notification_id) FROM {table} WHERE application_name=$1");
                 let max = connection
                     .statement(&max_sql)
-                    .and_then(|s| connection.client.query_one(&s, &[&tracking.application_name]))
+                    .and_then(|s| {
+                        connection
+                            .client
+                            .query_one(&s, &[&tracking.application_name])
+                    })
                     .map_err(|e| postgres_error(e, "can't select the tracking position"))?;
                 let last: Option<i64> = max.get(0);
                 if tracking_id <= last.unwrap_or(0) {
@@ -141,10 +161,16 @@ impl Tables {
                         last.unwrap_or(0)
                     )));
                 }
-                let insert_sql = format!("INSERT INTO {table} (application_name, notification_id) VALUES ($1, $2)");
+                let insert_sql = format!(
+                    "INSERT INTO {table} (application_name, notification_id) VALUES ($1, $2)"
+                );
                 connection
                     .statement(&insert_sql)
-                    .and_then(|s| connection.client.execute(&s, &[&tracking.application_name, &tracking_id]))
+                    .and_then(|s| {
+                        connection
+                            .client
+                            .execute(&s, &[&tracking.application_name, &tracking_id])
+                    })
                     .map_err(|e| postgres_error(e, "can't insert the tracking record"))?;
             }
             Ok(())
@@ -195,8 +221,15 @@ impl Tables {
             params.push(limit);
             sql.push_str(&format!(" LIMIT ${}", params.len()));
         }
-        let context = || format!("can't select events of {originator_id} from {}", self.events);
-        let statement = connection.statement(&sql).map_err(|e| postgres_error(e, context()))?;
+        let context = || {
+            format!(
+                "can't select events of {originator_id} from {}",
+                self.events
+            )
+        };
+        let statement = connection
+            .statement(&sql)
+            .map_err(|e| postgres_error(e, context()))?;
         let rows = connection
             .client
             .query(&statement, &params)
@@ -230,7 +263,8 @@ fn insert_with_retries(
 ) -> Result<(), PersistenceError> {
     let mut attempt = 1;
     loop {
-        let outcome = datastore.with_connection_once(|connection| Ok(tables.insert(connection, events, tracking)));
+        let outcome = datastore
+            .with_connection_once(|connection| Ok(tables.insert(connection, events, tracking)));
         let error = match outcome {
             Ok(Ok(())) => return Ok(()),
             Err(error) | Ok(Err(InsertFailure::BeforeCommit(error))) => error,
@@ -300,7 +334,10 @@ pub struct PostgresAggregateRecorder {
 
 impl PostgresAggregateRecorder {
     /// A recorder of the table `table_name`, created if it does not exist.
-    pub fn new(datastore: Arc<PostgresDatastore>, table_name: &str) -> Result<Self, PersistenceError> {
+    pub fn new(
+        datastore: Arc<PostgresDatastore>,
+        table_name: &str,
+    ) -> Result<Self, PersistenceError> {
         let tables = Tables::new(&datastore, table_name, None)?;
         let table = &tables.events;
         datastore.create_tables(&format!(
@@ -323,7 +360,11 @@ impl AggregateRecorder for PostgresAggregateRecorder {
         insert_with_retries(&self.datastore, &self.tables, events, None)
     }
 
-    fn select_events(&self, originator_id: Uuid, query: &EventQuery) -> Result<Vec<StoredEvent>, PersistenceError> {
+    fn select_events(
+        &self,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
         self.datastore
             .with_connection(|connection| self.tables.select(connection, originator_id, query))
     }
@@ -385,14 +426,22 @@ impl AggregateRecorder for PostgresApplicationRecorder {
         insert_with_retries(&self.datastore, &self.tables, events, None)
     }
 
-    fn select_events(&self, originator_id: Uuid, query: &EventQuery) -> Result<Vec<StoredEvent>, PersistenceError> {
+    fn select_events(
+        &self,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
         self.datastore
             .with_connection(|connection| self.tables.select(connection, originator_id, query))
     }
 }
 
 impl ApplicationRecorder for PostgresApplicationRecorder {
-    fn select_notifications(&self, start: u64, limit: usize) -> Result<Vec<Notification>, PersistenceError> {
+    fn select_notifications(
+        &self,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, PersistenceError> {
         let sql = format!(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {} \
              WHERE notification_id >= $1 ORDER BY notification_id LIMIT $2",
@@ -402,7 +451,9 @@ impl ApplicationRecorder for PostgresApplicationRecorder {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.datastore.with_connection(|connection| {
             let context = "can't select notifications";
-            let statement = connection.statement(&sql).map_err(|e| postgres_error(e, context))?;
+            let statement = connection
+                .statement(&sql)
+                .map_err(|e| postgres_error(e, context))?;
             let rows = connection
                 .client
                 .query(&statement, &[&start, &limit])
@@ -423,7 +474,9 @@ impl ApplicationRecorder for PostgresApplicationRecorder {
         let sql = format!("SELECT MAX(notification_id) FROM {}", self.tables.events);
         self.datastore.with_connection(|connection| {
             let context = "can't select the max notification id";
-            let statement = connection.statement(&sql).map_err(|e| postgres_error(e, context))?;
+            let statement = connection
+                .statement(&sql)
+                .map_err(|e| postgres_error(e, context))?;
             let row = connection
                 .client
                 .query_one(&statement, &[])
@@ -435,7 +488,11 @@ impl ApplicationRecorder for PostgresApplicationRecorder {
 }
 
 impl ProcessRecorder for PostgresApplicationRecorder {
-    fn insert_events_with_tracking(&self, events: &[StoredEvent], tracking: &Tracking) -> Result<(), PersistenceError> {
+    fn insert_events_with_tracking(
+        &self,
+        events: &[StoredEvent],
+        tracking: &Tracking,
+    ) -> Result<(), PersistenceError> {
         insert_with_retries(&self.datastore, &self.tables, events, Some(tracking))
     }
 
@@ -444,7 +501,9 @@ impl ProcessRecorder for PostgresApplicationRecorder {
         let sql = format!("SELECT MAX(notification_id) FROM {table} WHERE application_name=$1");
         self.datastore.with_connection(|connection| {
             let context = "can't select the tracking position";
-            let statement = connection.statement(&sql).map_err(|e| postgres_error(e, context))?;
+            let statement = connection
+                .statement(&sql)
+                .map_err(|e| postgres_error(e, context))?;
             let row = connection
                 .client
                 .query_one(&statement, &[&application_name])
