@@ -1,1 +1,3 @@
 //! Domain models shared by the examples.
+
+pub mod cargo_shipping;
