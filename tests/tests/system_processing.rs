@@ -778,6 +778,8 @@ fn notification_log_reader_select_and_read_over_gaps() {
                 .filter(|&id| id >= start)
                 .collect();
             assert_eq!(ids(reader.select(start)), expected, "select from {start}");
+            // Sections start at 1: a section "0,N" holds ids 1..=N, so that reading "0,0"
+            // (from 0 in sections of 1) finds nothing, as in the reference.
             assert_eq!(
                 ids(reader.read(start.max(1))),
                 expected,
