@@ -9,6 +9,8 @@
 //! - [`wiki`]: `Wiki`, pages with unique names: a page and its name index are saved together,
 //!   atomically, and the index's id is derived from the name, so that the event store itself
 //!   refuses a second page of the same name.
+//! - [`cargo_shipping`]: the booking application of the DDD book's cargo shipping sample:
+//!   cargo booked, routed, and tracked through handling events.
 //! - [`bank_accounts`]: `BankAccounts`, accounts with deposits, withdrawals, transfers between
 //!   accounts (both accounts saved atomically), overdraft limits and closing.
 //!
@@ -22,6 +24,7 @@
 //! file by default, so that a second run sees what the first one stored.
 
 pub mod bank_accounts;
+pub mod cargo_shipping;
 pub mod setup;
 pub mod wiki;
 pub mod world;

@@ -44,7 +44,9 @@ pub enum SystemError {
         leader: String,
     },
 
-    /// A runner's worker thread panicked.
+    /// A follower panicked while processing: in a multi-threaded runner's worker thread, or in
+    /// the thread that prompted a single-threaded runner. The runner carries on; the
+    /// notification is processed again at the next prompt.
     #[error("the thread of {follower} panicked: {message}")]
     ThreadPanicked {
         /// The follower the thread ran.

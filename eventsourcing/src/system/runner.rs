@@ -80,23 +80,39 @@ impl Wiring {
         }
     }
 
-    /// Whether every follower has processed every notification its leaders had when asked.
+    /// The head (max notification id) of each pipe's leader, in the order of the pipes.
+    fn heads(&self) -> Result<Vec<u64>, SystemError> {
+        self.system
+            .edges
+            .iter()
+            .map(
+                |(leader_name, follower_name)| match self.system.leaders.get(leader_name) {
+                    Some(leader) => leader
+                        .max_notification_id()
+                        .map_err(|e| SystemError::processing(follower_name, leader_name, e)),
+                    None => Ok(0),
+                },
+            )
+            .collect()
+    }
+
+    /// Whether every follower has processed every notification its leaders have.
+    ///
+    /// The leaders' heads are read before and after the followers' positions, and must not
+    /// have moved: otherwise a process application in the middle of a chain could save new
+    /// events after its followers were checked (when the pipes are not listed in the order
+    /// events flow) and the system would look caught up while it is not.
     fn caught_up(&self) -> Result<bool, SystemError> {
-        for (leader_name, follower_name) in &self.system.edges {
-            let (Some(leader), Some(follower)) = (
-                self.system.leaders.get(leader_name),
-                self.system.followers.get(follower_name),
-            ) else {
+        let heads = self.heads()?;
+        for ((leader_name, follower_name), head) in self.system.edges.iter().zip(&heads) {
+            let Some(follower) = self.system.followers.get(follower_name) else {
                 continue;
             };
-            let head = leader
-                .max_notification_id()
-                .map_err(|e| SystemError::processing(follower_name, leader_name, e))?;
-            if follower.max_tracking_id(leader_name)? < head {
+            if follower.max_tracking_id(leader_name)? < *head {
                 return Ok(false);
             }
         }
-        Ok(true)
+        Ok(self.heads()? == heads)
     }
 }
 
@@ -104,8 +120,8 @@ impl Wiring {
 /// (and theirs) have processed the new events. For tests, and for programs that want
 /// processing to be synchronous.
 ///
-/// Errors of followers do not make the leader's `save` fail (its events are saved); they are
-/// kept, logged, and returned by [`check`](SingleThreadedRunner::check) and
+/// Errors of followers, and panics of their policies, do not make the leader's `save` fail (its
+/// events are saved); they are kept, logged, and returned by [`check`](SingleThreadedRunner::check) and
 /// [`stop`](SingleThreadedRunner::stop). The failed notification is processed again at the
 /// next prompt.
 ///
@@ -182,8 +198,20 @@ impl SingleThreaded {
                     break;
                 };
                 for follower in self.followers_of(&leader) {
-                    if let Err(error) = follower.pull_and_process(&leader) {
-                        self.errors.record(error);
+                    // A panicking policy is reported like an error, as the multi-threaded
+                    // runner does: unwinding through the leader's `save` (which has stored its
+                    // events) would make the save look failed, and would leave `prompting` set,
+                    // so that nothing would ever be processed again.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        follower.pull_and_process(&leader)
+                    }));
+                    match result {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(error)) => self.errors.record(error),
+                        Err(payload) => self.errors.record(SystemError::ThreadPanicked {
+                            follower: follower.name().to_string(),
+                            message: panic_message(payload.as_ref()),
+                        }),
                     }
                 }
             }
@@ -410,6 +438,21 @@ impl MultiThreadedRunner {
     /// The first error followers met since the last check, if any.
     pub fn check(&self) -> Result<(), SystemError> {
         self.errors.take()
+    }
+
+    /// Prompts every follower to process what its leaders have, in its thread: to retry after
+    /// an error without waiting for a leader's next save. Wait for it with
+    /// [`wait_until_caught_up`](MultiThreadedRunner::wait_until_caught_up).
+    pub fn prompt_all(&self) {
+        for (leader, follower) in &self.wiring.system.edges {
+            if let Some(worker) = self
+                .workers
+                .iter()
+                .find(|worker| worker.follower.name() == follower)
+            {
+                worker.prompt(leader);
+            }
+        }
     }
 
     /// Whether every follower has processed everything its leaders have.
