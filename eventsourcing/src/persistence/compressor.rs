@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 
-use flate2::read::ZlibDecoder;
+use flate2::bufread::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 
@@ -49,9 +49,24 @@ impl Compressor for ZlibCompressor {
         encoder.finish()
     }
 
+    /// Decompresses one whole zlib stream. A stream that is cut short, damaged (including
+    /// its Adler-32 checksum), or followed by more bytes is an error
+    /// ([`io::ErrorKind::InvalidData`] for trailing bytes): the compressor never writes
+    /// anything after the stream, so bytes there mean the stored state is not what was
+    /// written. (Python's `zlib.decompress` ignores trailing bytes.)
     fn decompress(&self, data: &[u8]) -> io::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(data.len() * 3);
-        ZlibDecoder::new(data).read_to_end(&mut out)?;
+        // The buffered decoder over the slice consumes exactly the stream, so what is left
+        // of the slice afterwards is what followed it.
+        let mut decoder = ZlibDecoder::new(data);
+        decoder.read_to_end(&mut out)?;
+        let trailing = decoder.get_ref().len();
+        if trailing > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{trailing} bytes after the end of the zlib stream"),
+            ));
+        }
         Ok(out)
     }
 }

@@ -1,7 +1,8 @@
 //! The SQLite datastore: connections to one database file (or in-memory database).
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -40,9 +41,10 @@ impl Synchronous {
 /// Connections to one SQLite database, shared by the recorders of an application.
 ///
 /// A file database is put in WAL mode, so readers never wait for the writer. Writes go through
-/// one connection per datastore, behind a lock (threads of this process take turns, and other
-/// processes wait up to the lock timeout for SQLite's own lock); reads use a pool of
-/// connections. An in-memory database (`":memory:"`, or a URI with `mode=memory`) has a single
+/// one connection per datastore, behind a lock that every datastore of this process on the
+/// same database shares (so the threads of this process take turns in order, however many
+/// datastores — applications — they write through; other processes wait up to the lock
+/// timeout for SQLite's own lock); reads use a pool of connections. An in-memory database (`":memory:"`, or a URI with `mode=memory`) has a single
 /// connection that every thread shares, so all threads see one database (in the reference
 /// library each thread's `":memory:"` connection is a separate, empty database).
 pub struct SqliteDatastore {
@@ -50,6 +52,8 @@ pub struct SqliteDatastore {
     is_memory: bool,
     lock_timeout: Duration,
     synchronous: Synchronous,
+    /// Shared by every datastore of this process on the same database (see [`write_lock`]).
+    write_lock: Arc<Mutex<()>>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -85,13 +89,10 @@ impl SqliteDatastore {
             ));
         }
         let is_memory = db_name.contains(":memory:") || db_name.contains("mode=memory");
+        let writer = Self::connect(&db_name, is_memory, lock_timeout, synchronous)?;
         let datastore = SqliteDatastore {
-            writer: Mutex::new(Self::connect(
-                &db_name,
-                is_memory,
-                lock_timeout,
-                synchronous,
-            )?),
+            write_lock: write_lock(&db_name, is_memory),
+            writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             db_name,
             is_memory,
@@ -147,10 +148,14 @@ impl SqliteDatastore {
         Ok(connection)
     }
 
-    fn writer(&self) -> MutexGuard<'_, Connection> {
+    /// The writing connection, after the database's write lock: the lock first, always, so
+    /// two datastores never wait for each other in opposite orders.
+    fn writer(&self) -> (MutexGuard<'_, ()>, MutexGuard<'_, Connection>) {
         // A panic while a transaction was open dropped the transaction (rolled back), so the
         // connection behind a poisoned lock is still usable.
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+        let lock = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let connection = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        (lock, connection)
     }
 
     /// Runs `work` in a write transaction (`BEGIN IMMEDIATE`), committing if it succeeds and
@@ -159,7 +164,7 @@ impl SqliteDatastore {
         &self,
         work: impl FnOnce(&Transaction<'_>) -> Result<T, PersistenceError>,
     ) -> Result<T, PersistenceError> {
-        let mut connection = self.writer();
+        let (_lock, mut connection) = self.writer();
         let transaction = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| sqlite_error(e, "can't begin a write transaction"))?;
@@ -176,7 +181,7 @@ impl SqliteDatastore {
         work: impl FnOnce(&Connection) -> Result<T, PersistenceError>,
     ) -> Result<T, PersistenceError> {
         if self.is_memory {
-            return work(&self.writer());
+            return work(&self.writer().1);
         }
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let connection = match pooled {
@@ -196,6 +201,47 @@ impl SqliteDatastore {
         &self,
         work: impl FnOnce(&Connection) -> Result<(), PersistenceError>,
     ) -> Result<(), PersistenceError> {
-        work(&self.writer())
+        work(&self.writer().1)
     }
+}
+
+/// The write lock of the database `db_name`, shared by every datastore of this process that
+/// is open on it.
+///
+/// Without it, datastores on one file in one process (several applications of a system
+/// sharing `SQLITE_DBNAME`, written by a multi-threaded runner) would only be serialised by
+/// SQLite's file lock, whose busy handler polls with growing sleeps: under steady writing a
+/// waiter can keep missing its turn until the lock timeout, and the write fails with
+/// "database is locked". Waiting on one lock in the process instead, writers queue up. A
+/// shared-cache in-memory database needs the same: its table locks fail at once rather than
+/// wait. A private `:memory:` database has its own lock.
+fn write_lock(db_name: &str, is_memory: bool) -> Arc<Mutex<()>> {
+    static LOCKS: Mutex<BTreeMap<String, Weak<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+    let key = if is_memory {
+        if !db_name.contains("cache=shared") {
+            return Arc::new(Mutex::new(()));
+        }
+        db_name.to_string()
+    } else {
+        // The file exists now (the connection created it): its canonical path names it
+        // whatever way it was spelt (relative, `./`, a `file:` URI with parameters).
+        let path = match db_name.strip_prefix("file:") {
+            Some(uri) => {
+                let path = uri.split(['?', '#']).next().unwrap_or(uri);
+                path.strip_prefix("//localhost").unwrap_or(path)
+            }
+            None => db_name,
+        };
+        std::fs::canonicalize(path)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| db_name.to_string())
+    };
+    let mut locks = LOCKS.lock().unwrap_or_else(|p| p.into_inner());
+    locks.retain(|_, lock| lock.strong_count() > 0);
+    if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
+        return lock;
+    }
+    let lock = Arc::new(Mutex::new(()));
+    locks.insert(key, Arc::downgrade(&lock));
+    lock
 }

@@ -87,13 +87,18 @@ impl EventsTable {
         let mut hex = [0u8; 32];
         let id: &str = originator_id.simple().encode_lower(&mut hex);
         let mut values: Vec<i64> = Vec::with_capacity(3);
+        // Stored versions are at most i64::MAX (SQLite's INTEGER), so a bound above it is
+        // answered without asking SQLite: nothing is greater, everything is less or equal.
         if let Some(gt) = query.gt {
+            let Ok(gt) = i64::try_from(gt) else {
+                return Ok(Vec::new());
+            };
             sql.push_str(" AND originator_version>?");
-            values.push(to_sql_int(gt)?);
+            values.push(gt);
         }
-        if let Some(lte) = query.lte {
+        if let Some(lte) = query.lte.and_then(|lte| i64::try_from(lte).ok()) {
             sql.push_str(" AND originator_version<=?");
-            values.push(to_sql_int(lte)?);
+            values.push(lte);
         }
         sql.push_str(if query.desc {
             " ORDER BY originator_version DESC"
@@ -324,7 +329,10 @@ impl ApplicationRecorder for SqliteApplicationRecorder {
              WHERE rowid>=? ORDER BY rowid LIMIT ?",
             self.events.name
         );
-        let start = to_sql_int(start)?;
+        // Notification ids are at most i64::MAX (SQLite's rowid): nothing starts beyond it.
+        let Ok(start) = i64::try_from(start) else {
+            return Ok(Vec::new());
+        };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.datastore.read(|c| {
             let context = "can't select notifications";
