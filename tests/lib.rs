@@ -1,5 +1,8 @@
 //! Shared helpers of the integration tests (the tests are in `tests/tests/`).
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use eventsourcing::domain::{AggregateEvent, DomainEvent};
 use uuid::Uuid;
 
@@ -128,6 +131,8 @@ mod backend {
         },
         /// An SQLite database file.
         SqliteFile(TempDb),
+        /// A PostgreSQL schema of its own, dropped at the end.
+        Postgres(crate::pg::TempSchema),
     }
 
     impl Backend {
@@ -144,11 +149,18 @@ mod backend {
             Backend::SqliteFile(TempDb::new(label))
         }
 
+        /// A new PostgreSQL schema, named after `label`, or `None` (the test is skipped) when
+        /// no server answers outside CI.
+        pub fn postgres(label: &str) -> Option<Self> {
+            crate::pg::TempSchema::new(label).map(Backend::Postgres)
+        }
+
         /// The backend's name, for messages.
         pub fn name(&self) -> &'static str {
             match self {
                 Backend::Memory { .. } => "memory",
                 Backend::SqliteFile(_) => "sqlite",
+                Backend::Postgres(_) => "postgres",
             }
         }
 
@@ -166,15 +178,16 @@ mod backend {
                     .memory()
                     .recorders(Arc::clone(events) as _, Some(Arc::clone(snapshots) as _)),
                 Backend::SqliteFile(db) => builder.sqlite(db.path()),
+                Backend::Postgres(schema) => builder.envs(schema.env()),
             }
         }
     }
 }
 
-/// Defines tests that run once per backend: in memory, and in an SQLite file.
+/// Defines tests that run once per backend: in memory, in an SQLite file, and in PostgreSQL.
 ///
 /// Each `fn name(backend) { ... }` becomes a module `name` with the tests `memory` and
-/// `sqlite_file`, each calling the body with a fresh [`Backend`]. Bodies may return a
+/// `sqlite_file` and `postgres`, each calling the body with a fresh [`Backend`]. Bodies may return a
 /// `Result`, to use `?`.
 ///
 /// ```ignore
@@ -208,12 +221,17 @@ macro_rules! backend_tests {
             fn sqlite_file() $(-> $ret)? {
                 body(&$crate::Backend::sqlite_file(stringify!($name)))
             }
+
+            #[test]
+            fn postgres() $(-> $ret)? {
+                match $crate::Backend::postgres(stringify!($name)) {
+                    Some(backend) => body(&backend),
+                    None => $crate::pg::Skipped::skipped(),
+                }
+            }
         }
     )*};
 }
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 /// A new, empty directory under the system's temporary directory, removed (with everything
 /// in it) when dropped.
 #[derive(Debug)]
@@ -291,6 +309,161 @@ pub mod world {
         /// What happened, in order.
         pub fn history(&self) -> &[String] {
             &self.history
+        }
+    }
+}
+
+/// The PostgreSQL server the tests use: the one the `POSTGRES_*` variables name (defaults:
+/// `127.0.0.1:5432`, database `test`, user `postgres`, no password). When none answers, the
+/// tests say so and skip; under CI (`CI=true`) they fail instead.
+pub mod pg {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    use eventsourcing::postgres::PostgresSettings;
+
+    fn var(key: &str, default: &str) -> String {
+        std::env::var(key)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// The server's settings, from the environment with the defaults above.
+    pub fn base_settings() -> PostgresSettings {
+        let mut settings = PostgresSettings::new(
+            var("POSTGRES_DBNAME", "test"),
+            var("POSTGRES_HOST", "127.0.0.1"),
+            var("POSTGRES_USER", "postgres"),
+            var("POSTGRES_PASSWORD", ""),
+        );
+        settings.port = var("POSTGRES_PORT", "5432").parse().unwrap_or(5432);
+        settings
+    }
+
+    /// A direct connection to the server, for setting up and inspecting tests.
+    pub fn connect() -> Result<postgres::Client, postgres::Error> {
+        let settings = base_settings();
+        let mut config = postgres::Config::new();
+        config
+            .host(&settings.host)
+            .port(settings.port)
+            .dbname(&settings.dbname)
+            .user(&settings.user)
+            .connect_timeout(std::time::Duration::from_secs(5));
+        if !settings.password.is_empty() {
+            config.password(&settings.password);
+        }
+        config.connect(postgres::NoTls)
+    }
+
+    /// Whether the server answers (checked once per test process). Under CI, a server that
+    /// does not answer fails the test.
+    pub fn available() -> bool {
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE.get_or_init(|| match connect() {
+            Ok(_) => true,
+            Err(error) => {
+                let settings = base_settings();
+                let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+                assert!(
+                    !ci,
+                    "CI=true, but PostgreSQL at {}:{} (database {:?}) does not answer: {error}",
+                    settings.host, settings.port, settings.dbname
+                );
+                eprintln!(
+                    "PostgreSQL tests SKIPPED: no server at {}:{} (database {:?}): {error}. \
+                     Set POSTGRES_HOST/POSTGRES_PORT/POSTGRES_DBNAME/POSTGRES_USER/POSTGRES_PASSWORD.",
+                    settings.host, settings.port, settings.dbname
+                );
+                false
+            }
+        })
+    }
+
+    /// A schema of its own for one test, created now and dropped (with its tables) at the end.
+    #[derive(Debug)]
+    pub struct TempSchema {
+        name: String,
+    }
+
+    impl TempSchema {
+        /// A new schema whose name contains `label`, or `None` when no server answers (outside
+        /// CI).
+        pub fn new(label: &str) -> Option<Self> {
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            if !available() {
+                return None;
+            }
+            let label: String = label
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(20)
+                .collect::<String>()
+                .to_lowercase();
+            let name = format!(
+                "es_{label}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let mut client = connect().expect("connect to PostgreSQL");
+            client
+                .batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+                ))
+                .expect("create a test schema");
+            Some(TempSchema { name })
+        }
+
+        /// The schema's name.
+        pub fn name(&self) -> &str {
+            &self.name
+        }
+
+        /// Settings for recorders in this schema.
+        pub fn settings(&self) -> PostgresSettings {
+            let mut settings = base_settings();
+            settings.schema = Some(self.name.clone());
+            settings
+        }
+
+        /// Environment variables selecting PostgreSQL and this schema.
+        pub fn env(&self) -> Vec<(String, String)> {
+            let settings = self.settings();
+            vec![
+                ("PERSISTENCE_MODULE".into(), "eventsourcing.postgres".into()),
+                ("POSTGRES_DBNAME".into(), settings.dbname),
+                ("POSTGRES_HOST".into(), settings.host),
+                ("POSTGRES_PORT".into(), settings.port.to_string()),
+                ("POSTGRES_USER".into(), settings.user),
+                ("POSTGRES_PASSWORD".into(), settings.password),
+                ("POSTGRES_SCHEMA".into(), self.name.clone()),
+            ]
+        }
+    }
+
+    impl Drop for TempSchema {
+        fn drop(&mut self) {
+            if let Ok(mut client) = connect() {
+                let _ =
+                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+            }
+        }
+    }
+
+    /// What a skipped test returns: `()` or `Ok(())`.
+    pub trait Skipped {
+        /// The value.
+        fn skipped() -> Self;
+    }
+
+    impl Skipped for () {
+        fn skipped() -> Self {}
+    }
+
+    impl<E> Skipped for Result<(), E> {
+        fn skipped() -> Self {
+            Ok(())
         }
     }
 }

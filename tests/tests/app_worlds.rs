@@ -300,7 +300,12 @@ backend_tests! {
             ["trucks", "dinosaurs"]
         );
         let section = second.app().log().section("1,10").unwrap();
-        assert_eq!(section.id.as_deref(), Some("1,3"));
+        let versions: Vec<u64> = section.items.iter().map(|n| n.originator_version).collect();
+        assert_eq!(versions, [1, 2, 3]);
+        if backend.name() != "postgres" {
+            // PostgreSQL's sequence leaves a gap where the conflicting insert was rolled back.
+            assert_eq!(section.id.as_deref(), Some("1,3"));
+        }
     }
 
     /// A named world: a version 5 id from its name; creating it twice conflicts; opening it
