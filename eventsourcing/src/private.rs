@@ -414,3 +414,28 @@ impl<T: DeserializeOwned> DeriveProbe<T> {
     /// `T` implements `Deserialize`.
     pub const DESERIALIZE: bool = true;
 }
+
+/// Event timestamps as stored (see `domain::timestamp`), for `#[serde(with = "...")]`.
+pub mod timestamp {
+    use serde::{Deserializer, Serializer};
+
+    use super::Timestamp;
+
+    /// Serialises a timestamp as RFC 3339 text.
+    pub fn serialize<S: Serializer>(
+        timestamp: &Timestamp,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        crate::domain::timestamp::serialize(timestamp, serializer)
+    }
+
+    /// Deserialises a timestamp from RFC 3339 text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+        crate::domain::timestamp::deserialize(deserializer)
+    }
+}
+
+/// A timestamp that serialises as stored.
+pub fn stored_timestamp(timestamp: &Timestamp) -> impl Serialize + '_ {
+    crate::domain::timestamp::StoredTimestamp(timestamp)
+}

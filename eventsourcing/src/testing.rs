@@ -352,7 +352,7 @@ pub fn stored_event(originator_id: Uuid, originator_version: u64, tag: &str) -> 
     StoredEvent {
         originator_id,
         originator_version,
-        topic: TOPIC.to_string(),
+        topic: TOPIC.into(),
         state: format!(
             "{{\"id\": \"{}\", \"version\": {originator_version}, \"tag\": \"{tag}\"}}",
             originator_id.simple()
@@ -482,9 +482,9 @@ pub fn check_insert_and_select(recorder: &dyn AggregateRecorder) {
     let mut large = stored_event(a, 4, "large");
     large.state = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut unicode = stored_event(a, 5, "unicode");
-    unicode.topic = "ünïcödé.módülé:Ägg.Ëvent — \u{1F995} 'quoted' \"double\"".to_string();
+    unicode.topic = "ünïcödé.módülé:Ägg.Ëvent — \u{1F995} 'quoted' \"double\"".into();
     let mut long_topic = stored_event(a, 6, "long topic");
-    long_topic.topic = "x".repeat(10_000);
+    long_topic.topic = "x".repeat(10_000).into();
     let first = vec![
         stored_event(a, 1, "first"),
         binary,

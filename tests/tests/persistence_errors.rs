@@ -398,7 +398,7 @@ fn unknown_topic() {
         "eventsourcing_tests::world:World.Renamed",
     ] {
         let unknown = StoredEvent {
-            topic: topic.to_string(),
+            topic: topic.to_string().into(),
             ..stored.clone()
         };
         let error = decode(&mapper, &unknown);
@@ -407,7 +407,7 @@ fn unknown_topic() {
                 topic: t, known, ..
             } => {
                 assert_eq!(t, topic);
-                assert!(known.contains(&stored.topic), "{known}");
+                assert!(known.contains(&*stored.topic), "{known}");
             }
             other => panic!("topic {topic:?}: expected UnknownTopic, got {other:?}"),
         }

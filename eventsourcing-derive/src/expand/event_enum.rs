@@ -59,6 +59,9 @@ pub(super) fn expand(
     let struct_name = struct_ident.to_string();
     let serde = quote!(#krate::__private::serde);
     let serde_path = serde_path_string(krate);
+    let timestamp_path = quote!(#krate::__private::timestamp)
+        .to_string()
+        .replace(' ', "");
     let events: Vec<&Event> = all_events(model).collect();
 
     let enum_doc = format!(
@@ -132,7 +135,11 @@ pub(super) fn expand(
         quote! {
             #enum_ident::#variant { #(#field_idents),* } => {
                 let mut state = #serde::Serializer::serialize_struct(serializer, #name, #len)?;
-                #serde::ser::SerializeStruct::serialize_field(&mut state, "timestamp", timestamp)?;
+                #serde::ser::SerializeStruct::serialize_field(
+                    &mut state,
+                    "timestamp",
+                    &#krate::__private::stored_timestamp(timestamp),
+                )?;
                 #(#fields)*
                 #class_version
                 #serde::ser::SerializeStruct::end(state)
@@ -162,6 +169,7 @@ pub(super) fn expand(
                 #[derive(#serde::Deserialize)]
                 #[serde(crate = #serde_path)]
                 struct __StoredState {
+                    #[serde(with = #timestamp_path)]
                     timestamp: #krate::__private::Timestamp,
                     #(#field_decls,)*
                 }

@@ -9,6 +9,7 @@ mod error;
 mod event;
 mod snapshot;
 mod time;
+pub(crate) mod timestamp;
 
 pub use aggregate::{Aggregate, AggregateMeta};
 pub use error::{ApplyError, BoxError, DomainError, VersionError};

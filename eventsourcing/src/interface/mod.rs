@@ -53,7 +53,7 @@ impl From<&Notification> for NotificationJson {
             id: n.id,
             originator_id: n.originator_id.simple().to_string(),
             originator_version: n.originator_version,
-            topic: n.topic.clone(),
+            topic: n.topic.to_string(),
             state: BASE64.encode(&n.state),
         }
     }
@@ -74,7 +74,7 @@ impl TryFrom<NotificationJson> for Notification {
             stored: StoredEvent {
                 originator_id,
                 originator_version: n.originator_version,
-                topic: n.topic,
+                topic: n.topic.into(),
                 state,
             },
         })

@@ -1,10 +1,9 @@
 //! Compression of stored state: the [`Compressor`] trait and [`ZlibCompressor`].
 
-use std::io::{self, Read, Write};
+use std::cell::RefCell;
+use std::io;
 
-use flate2::bufread::ZlibDecoder;
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// Compresses stored state before it is written (and before it is encrypted), and decompresses
 /// it when read.
@@ -42,31 +41,82 @@ impl ZlibCompressor {
     }
 }
 
+// A deflate stream's state is large (its window and hash tables): setting one up for every
+// event cost more than compressing the event. Each thread keeps one of each and resets it.
+thread_local! {
+    static COMPRESS: RefCell<Option<(u32, Compress)>> = const { RefCell::new(None) };
+    static DECOMPRESS: RefCell<Option<Decompress>> = const { RefCell::new(None) };
+}
+
+fn io_error(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
 impl Compressor for ZlibCompressor {
     fn compress(&self, data: &[u8]) -> io::Result<Vec<u8>> {
-        let mut encoder = ZlibEncoder::new(Vec::with_capacity(data.len() / 2 + 16), self.level);
-        encoder.write_all(data)?;
-        encoder.finish()
+        COMPRESS.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let level = self.level.level();
+            let compress = match &mut *slot {
+                Some((slot_level, compress)) if *slot_level == level => {
+                    compress.reset();
+                    compress
+                }
+                _ => &mut slot.insert((level, Compress::new(self.level, true))).1,
+            };
+            // Room for incompressible data: deflate adds at most 5 bytes per 16 KiB block, plus
+            // the zlib header and trailer.
+            let mut out = Vec::with_capacity(data.len() + data.len() / 16_000 * 5 + 64);
+            loop {
+                let consumed = compress.total_in() as usize;
+                let status = compress
+                    .compress_vec(&data[consumed..], &mut out, FlushCompress::Finish)
+                    .map_err(io_error)?;
+                match status {
+                    Status::StreamEnd => return Ok(out),
+                    Status::Ok | Status::BufError => out.reserve(out.capacity().max(64)),
+                }
+            }
+        })
     }
 
-    /// Decompresses one whole zlib stream. A stream that is cut short, damaged (including
-    /// its Adler-32 checksum), or followed by more bytes is an error
-    /// ([`io::ErrorKind::InvalidData`] for trailing bytes): the compressor never writes
-    /// anything after the stream, so bytes there mean the stored state is not what was
-    /// written. (Python's `zlib.decompress` ignores trailing bytes.)
     fn decompress(&self, data: &[u8]) -> io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(data.len() * 3);
-        // The buffered decoder over the slice consumes exactly the stream, so what is left
-        // of the slice afterwards is what followed it.
-        let mut decoder = ZlibDecoder::new(data);
-        decoder.read_to_end(&mut out)?;
-        let trailing = decoder.get_ref().len();
-        if trailing > 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{trailing} bytes after the end of the zlib stream"),
-            ));
-        }
-        Ok(out)
+        DECOMPRESS.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let decompress = match &mut *slot {
+                Some(decompress) => {
+                    decompress.reset(true);
+                    decompress
+                }
+                None => slot.insert(Decompress::new(true)),
+            };
+            let mut out = Vec::with_capacity(data.len().saturating_mul(4).max(64));
+            loop {
+                let consumed = decompress.total_in() as usize;
+                let before = (consumed, out.len());
+                let status = decompress
+                    .decompress_vec(&data[consumed..], &mut out, FlushDecompress::None)
+                    .map_err(io_error)?;
+                match status {
+                    Status::StreamEnd => {
+                        if decompress.total_in() as usize != data.len() {
+                            return Err(io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                "unexpected bytes after the end of the zlib stream",
+                            ));
+                        }
+                        return Ok(out);
+                    }
+                    _ if out.len() == out.capacity() => out.reserve(out.capacity()),
+                    _ if (decompress.total_in() as usize, out.len()) == before => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the zlib stream ends early (truncated or damaged)",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        })
     }
 }

@@ -162,7 +162,7 @@ impl<T: Transcoder> Mapper<T> {
         Ok(StoredEvent {
             originator_id: event.originator_id,
             originator_version: event.originator_version,
-            topic: topic.to_string(),
+            topic: Cow::Borrowed(topic),
             state: self.seal(plain)?,
         })
     }
@@ -186,7 +186,7 @@ impl<T: Transcoder> Mapper<T> {
             self.transcoder
                 .decode_seed(seed, &state)
                 .map_err(|e| PersistenceError::Decode {
-                    topic: stored.topic.clone(),
+                    topic: stored.topic.to_string(),
                     source: e.0,
                 })?;
         Ok(DomainEvent {
@@ -214,7 +214,7 @@ impl<T: Transcoder> Mapper<T> {
         Ok(StoredEvent {
             originator_id: snapshot.originator_id,
             originator_version: snapshot.originator_version,
-            topic: SNAPSHOT_TOPIC.to_string(),
+            topic: Cow::Borrowed(SNAPSHOT_TOPIC),
             state: self.seal(plain)?,
         })
     }
@@ -223,7 +223,7 @@ impl<T: Transcoder> Mapper<T> {
     pub fn to_snapshot(&self, stored: &StoredEvent) -> Result<Snapshot, PersistenceError> {
         if stored.topic != SNAPSHOT_TOPIC {
             return Err(PersistenceError::UnknownTopic {
-                topic: stored.topic.clone(),
+                topic: stored.topic.to_string(),
                 expected: "snapshot".into(),
                 known: SNAPSHOT_TOPIC.into(),
             });
@@ -233,7 +233,7 @@ impl<T: Transcoder> Mapper<T> {
             self.transcoder
                 .decode_seed(PhantomData, &state)
                 .map_err(|e| PersistenceError::Decode {
-                    topic: stored.topic.clone(),
+                    topic: stored.topic.to_string(),
                     source: e.0,
                 })?;
         Ok(Snapshot {

@@ -1,5 +1,6 @@
 //! The stored forms of events, notifications and tracking positions.
 
+use std::borrow::Cow;
 use std::ops::Deref;
 
 use uuid::Uuid;
@@ -13,8 +14,9 @@ pub struct StoredEvent {
     pub originator_id: Uuid,
     /// The event's position in the aggregate's sequence.
     pub originator_version: u64,
-    /// The topic of the event's type.
-    pub topic: String,
+    /// The topic of the event's type. Borrowed when the event was just mapped (topics of
+    /// generated event types are static strings), owned when it was read from a database.
+    pub topic: Cow<'static, str>,
     /// The event's state, as bytes.
     pub state: Vec<u8>,
 }

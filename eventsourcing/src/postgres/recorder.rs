@@ -117,7 +117,7 @@ impl Tables {
         for event in events {
             ids.push(event.originator_id);
             versions.push(to_i32(event.originator_version, "originator_version").map_err(before)?);
-            topics.push(event.topic.as_str());
+            topics.push(&*event.topic);
             states.push(event.state.as_slice());
         }
         let tracking_id = tracking
@@ -247,7 +247,7 @@ fn stored_event(row: &postgres::Row, first: usize) -> Result<StoredEvent, Persis
     Ok(StoredEvent {
         originator_id,
         originator_version: from_signed(i64::from(version), "originator_version")?,
-        topic,
+        topic: topic.into(),
         state,
     })
 }

@@ -181,7 +181,7 @@ fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceE
     Ok(StoredEvent {
         originator_id,
         originator_version,
-        topic,
+        topic: topic.into(),
         state,
     })
 }
