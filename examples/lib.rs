@@ -11,6 +11,8 @@
 //!   refuses a second page of the same name.
 //! - [`cargo_shipping`]: the booking application of the DDD book's cargo shipping sample:
 //!   cargo booked, routed, and tracked through handling events.
+//! - [`order`]: `Orders`, a command that checks before it records, in the reference's two
+//!   styles (a check in the command, or a refusal in the event method).
 //! - [`bank_accounts`]: `BankAccounts`, accounts with deposits, withdrawals, transfers between
 //!   accounts (both accounts saved atomically), overdraft limits and closing.
 //!
@@ -25,6 +27,7 @@
 
 pub mod bank_accounts;
 pub mod cargo_shipping;
+pub mod order;
 pub mod setup;
 pub mod wiki;
 pub mod world;
