@@ -5,6 +5,8 @@
 //! PostgreSQL is measured when `BENCH_PG_*` (or the defaults: 127.0.0.1:5432, database
 //! `eventsourcing`, user `eventsourcing`) name a server that answers.
 
+#![allow(clippy::print_stderr)] // says which backends it skips
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
