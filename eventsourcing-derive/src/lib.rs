@@ -4,8 +4,8 @@
 //! syntax. This crate only parses and generates code: all behaviour lives in `eventsourcing`,
 //! which the generated code reaches through absolute paths into a hidden module.
 //!
-//! The phases are one module each: [`attr`] parses attribute options, [`ast`] models the input,
-//! [`check`] validates it (accumulating every error with its span), and [`expand`] generates
+//! The phases are one module each: `attr` parses attribute options, `ast` models the input,
+//! `check` validates it (accumulating every error with its span), and `expand` generates
 //! code. On invalid input the macros still emit the item, minus their own attributes, with
 //! stand-in impls of the traits the other half of the aggregate expects (`Aggregate` for a
 //! rejected impl block, `AggregateStruct` for a rejected struct), so that one mistake does not

@@ -293,8 +293,9 @@ impl Drop for SingleThreadedRunner {
 /// and returns; the followers process in the background.
 ///
 /// Errors of followers are kept and logged, and returned by
-/// [`check`](MultiThreadedRunner::check), [`wait_until_caught_up`]
-/// (MultiThreadedRunner::wait_until_caught_up) and [`stop`](MultiThreadedRunner::stop). A
+/// [`check`](MultiThreadedRunner::check),
+/// [`wait_until_caught_up`](MultiThreadedRunner::wait_until_caught_up) and
+/// [`stop`](MultiThreadedRunner::stop). A
 /// thread that meets an error keeps serving prompts (the failed notification is processed again
 /// at the next one).
 pub struct MultiThreadedRunner {
