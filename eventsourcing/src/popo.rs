@@ -1,7 +1,7 @@
 //! In-memory recorders ("plain old Python objects" in the reference library): the fastest
 //! backend, and the default when nothing else is configured. Nothing survives the process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use uuid::Uuid;
@@ -45,8 +45,8 @@ pub struct InMemoryRecorder {
 struct Tables {
     /// Every event, in insertion order; position + 1 is the notification id.
     events: Vec<StoredEvent>,
-    /// For each aggregate: version → position in `events`.
-    index: HashMap<Uuid, BTreeMap<u64, usize>>,
+    /// For each aggregate: its versions and their positions in `events`.
+    index: HashMap<Uuid, Versions>,
     /// For each upstream application: the last notification id processed.
     tracking: HashMap<String, u64>,
 }
@@ -67,22 +67,71 @@ impl InMemoryRecorder {
     }
 }
 
+/// One aggregate's versions, sorted, with their positions in the event list. Versions almost
+/// always arrive in order, so this is a vector appended to, searched by bisection.
+#[derive(Debug, Default)]
+struct Versions(Vec<(u64, usize)>);
+
+impl Versions {
+    fn find(&self, version: u64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&version, |&(v, _)| v)
+    }
+
+    fn contains(&self, version: u64) -> bool {
+        self.find(version).is_ok()
+    }
+
+    fn insert(&mut self, version: u64, position: usize) {
+        match self.0.last() {
+            Some(&(last, _)) if last >= version => {
+                if let Err(at) = self.find(version) {
+                    self.0.insert(at, (version, position));
+                }
+            }
+            _ => self.0.push((version, position)),
+        }
+    }
+
+    /// The positions of the versions `query` selects, in its order.
+    fn select(&self, query: &EventQuery) -> Vec<usize> {
+        let from = query
+            .gt
+            .map_or(0, |gt| self.0.partition_point(|&(v, _)| v <= gt));
+        let to = query.lte.map_or(self.0.len(), |lte| {
+            self.0.partition_point(|&(v, _)| v <= lte)
+        });
+        let selected = self.0.get(from..to.max(from)).unwrap_or(&[]);
+        let limit = query.limit.unwrap_or(usize::MAX);
+        if query.desc {
+            selected.iter().rev().take(limit).map(|&(_, p)| p).collect()
+        } else {
+            selected.iter().take(limit).map(|&(_, p)| p).collect()
+        }
+    }
+}
+
 impl Tables {
     fn check_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
-        let mut batch: HashMap<Uuid, Vec<u64>> = HashMap::new();
-        for event in events {
-            let exists = self
+        let conflict = |event: &StoredEvent| {
+            PersistenceError::integrity(format!(
+                "event {} version {} is already stored",
+                event.originator_id, event.originator_version
+            ))
+        };
+        for (i, event) in events.iter().enumerate() {
+            let stored = self
                 .index
                 .get(&event.originator_id)
-                .is_some_and(|versions| versions.contains_key(&event.originator_version));
-            let versions = batch.entry(event.originator_id).or_default();
-            if exists || versions.contains(&event.originator_version) {
-                return Err(PersistenceError::integrity(format!(
-                    "event {} version {} is already stored",
-                    event.originator_id, event.originator_version
-                )));
+                .is_some_and(|versions| versions.contains(event.originator_version));
+            // Batches are small (one save): comparing with the rest of the batch is cheaper
+            // than building a set.
+            let repeated = events[..i].iter().any(|earlier| {
+                earlier.originator_version == event.originator_version
+                    && earlier.originator_id == event.originator_id
+            });
+            if stored || repeated {
+                return Err(conflict(event));
             }
-            versions.push(event.originator_version);
         }
         Ok(())
     }
@@ -132,30 +181,11 @@ impl AggregateRecorder for InMemoryRecorder {
         let Some(versions) = tables.index.get(&originator_id) else {
             return Ok(Vec::new());
         };
-        let lower = query
-            .gt
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let upper = query
-            .lte
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
-        if matches!((query.gt, query.lte), (Some(gt), Some(lte)) if lte <= gt) {
-            return Ok(Vec::new());
-        }
-        let range = versions.range((lower, upper));
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let selected = if query.desc {
-            range
-                .rev()
-                .take(limit)
-                .map(|(_, &i)| tables.events[i].clone())
-                .collect()
-        } else {
-            range
-                .take(limit)
-                .map(|(_, &i)| tables.events[i].clone())
-                .collect()
-        };
-        Ok(selected)
+        Ok(versions
+            .select(query)
+            .into_iter()
+            .map(|position| tables.events[position].clone())
+            .collect())
     }
 }
 
