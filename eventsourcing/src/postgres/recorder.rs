@@ -13,7 +13,7 @@ use crate::persistence::{
 };
 
 /// Table and schema names go into SQL text, so only plain identifiers are accepted.
-fn check_identifier(name: &str) -> Result<(), PersistenceError> {
+pub(crate) fn check_identifier(name: &str) -> Result<(), PersistenceError> {
     let valid = !name.is_empty()
         && name.len() <= 63
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
