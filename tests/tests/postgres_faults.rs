@@ -480,9 +480,9 @@ fn a_connection_lost_while_committing() {
     .unwrap();
 
     for fault in [
-        Fault::CutBeforeCommit,
-        Fault::CutAfterCommitAnswered,
-        Fault::CutAfterCommitSent,
+        Fault::CommitLost,
+        Fault::AnswerLost,
+        Fault::CutWhileCommitting,
     ] {
         for _ in 0..10 {
             let commits = proxy.commits();
@@ -506,7 +506,7 @@ fn a_connection_lost_while_committing() {
 
     // Every commit lost: an error after the retries, naming the commit; nothing stored; and
     // the events stay pending, to save when the connection is good again.
-    proxy.fail_every_commit(Some(Fault::CutBeforeCommit));
+    proxy.fail_every_commit(Some(Fault::CommitLost));
     let mut world = world_with(2);
     let started = Instant::now();
     let error = app.save(&mut world).unwrap_err();
@@ -523,9 +523,9 @@ fn a_connection_lost_while_committing() {
     let recorder = app.recorder();
     let mapper = app.mapper();
     for (n, fault) in [
-        Fault::CutBeforeCommit,
-        Fault::CutAfterCommitAnswered,
-        Fault::CutAfterCommitSent,
+        Fault::CommitLost,
+        Fault::AnswerLost,
+        Fault::CutWhileCommitting,
     ]
     .into_iter()
     .enumerate()
@@ -590,13 +590,13 @@ fn a_connection_lost_while_a_slow_commit_is_in_progress() {
         ))
         .unwrap();
 
-    proxy.fail_next_commit(Fault::CutAfterCommitSent);
+    proxy.fail_next_commit(Fault::CutWhileCommitting);
     let mut world = World::create();
     app.save(&mut world).unwrap();
     assert_eq!(proxy.pending_faults(), 0);
     assert_eq!(stored_versions(&mut admin, &schema, world.id()), [1]);
 
-    proxy.fail_next_commit(Fault::CutAfterCommitSent);
+    proxy.fail_next_commit(Fault::CutWhileCommitting);
     app.recorder()
         .insert_events_with_tracking(&[], &Tracking::new("Upstream", 1))
         .unwrap();
@@ -604,7 +604,7 @@ fn a_connection_lost_while_a_slow_commit_is_in_progress() {
     assert_eq!(app.recorder().max_tracking_id("Upstream").unwrap(), 1);
 
     // And when the commit never reached the server, the check does not wait for long.
-    proxy.fail_next_commit(Fault::CutBeforeCommit);
+    proxy.fail_next_commit(Fault::CommitLost);
     let mut world = World::create();
     app.save(&mut world).unwrap();
     assert_eq!(stored_versions(&mut admin, &schema, world.id()), [1]);
@@ -629,13 +629,13 @@ mod proxy {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Fault {
         /// The commit is not forwarded; both sides are cut (the server rolls back).
-        CutBeforeCommit,
+        CommitLost,
         /// The commit is forwarded and the server answers; the answer is dropped and both sides
         /// cut (the server has committed).
-        CutAfterCommitAnswered,
+        AnswerLost,
         /// The commit is forwarded and the client's side cut at once (the server commits, maybe
         /// after the client has noticed).
-        CutAfterCommitSent,
+        CutWhileCommitting,
     }
 
     struct State {
@@ -821,13 +821,13 @@ mod proxy {
                 state.commits.fetch_add(1, Ordering::SeqCst);
                 match state.fault() {
                     None => {}
-                    Some(Fault::CutBeforeCommit) => break,
-                    Some(Fault::CutAfterCommitAnswered) => {
+                    Some(Fault::CommitLost) => break,
+                    Some(Fault::AnswerLost) => {
                         swallow.store(true, Ordering::SeqCst);
                         let _ = server.write_all(chunk);
                         return; // the other direction cuts both when the answer comes
                     }
-                    Some(Fault::CutAfterCommitSent) => {
+                    Some(Fault::CutWhileCommitting) => {
                         let _ = server.write_all(chunk);
                         let _ = client.shutdown(Shutdown::Both);
                         return; // the server's side closes when its answer can't be passed on
