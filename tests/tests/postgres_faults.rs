@@ -179,7 +179,7 @@ fn a_connection_killed_by_the_server_is_replaced() {
         assert!(!kill_connections(&mut admin, schema.name()).is_empty());
         assert_eq!(app.recorder().max_tracking_id("Upstream").unwrap(), 1);
 
-        // Every connection of the pool killed at once, while several threads use it.
+        // Every connection of the pool killed at once, then used by several threads at once.
         std::thread::scope(|scope| {
             for _ in 0..3 {
                 scope.spawn(|| app.save(&mut world_with(2)).unwrap());
@@ -387,14 +387,10 @@ fn an_unreachable_server_is_an_operational_error_within_the_connect_timeout() {
     assert_unreachable(error, elapsed, "10.255.255.1", 5432);
 
     // Accepts, then says nothing.
-    let proxy = Proxy::start(None);
+    let proxy = Proxy::to_nowhere();
     proxy.set_blackhole(true);
     let (error, elapsed) = build_unreachable("127.0.0.1", proxy.port());
     assert_unreachable(error, elapsed, "127.0.0.1", proxy.port());
-    assert!(
-        elapsed >= Duration::from_millis(900),
-        "gave up before the timeout"
-    );
 }
 
 /// The server goes away after the application was built: saves and gets fail with an
@@ -405,7 +401,7 @@ fn a_server_that_goes_away_and_comes_back() {
     let Some(schema) = TempSchema::new("goesaway") else {
         return;
     };
-    let proxy = Proxy::start(Some(&schema));
+    let proxy = Proxy::to_test_server();
     let mut admin = pg::connect().unwrap();
     let app = worlds(
         &schema,
@@ -419,6 +415,10 @@ fn a_server_that_goes_away_and_comes_back() {
     let mut world = world_with(2);
     app.save(&mut world).unwrap();
 
+    // "refused": nothing listens. "silent": connections are accepted but not answered (a
+    // stuck server); the pool gives up after the connect timeout, while its attempts stay
+    // pending (the driver's connect timeout covers the TCP connect only) until the server
+    // answers them when it resumes.
     for mode in ["refused", "silent"] {
         match mode {
             "refused" => proxy.stop_listening(),
@@ -468,7 +468,7 @@ fn a_connection_lost_while_committing() {
     let Some(schema) = TempSchema::new("commitlost") else {
         return;
     };
-    let proxy = Proxy::start(Some(&schema));
+    let proxy = Proxy::to_test_server();
     let mut admin = pg::connect().unwrap();
     let app = worlds(
         &schema,
@@ -568,7 +568,7 @@ fn a_connection_lost_while_a_slow_commit_is_in_progress() {
     let Some(schema) = TempSchema::new("slowcommit") else {
         return;
     };
-    let proxy = Proxy::start(Some(&schema));
+    let proxy = Proxy::to_test_server();
     let mut admin = pg::connect().unwrap();
     let app = worlds(
         &schema,
@@ -603,7 +603,8 @@ fn a_connection_lost_while_a_slow_commit_is_in_progress() {
     assert_eq!(proxy.pending_faults(), 0);
     assert_eq!(app.recorder().max_tracking_id("Upstream").unwrap(), 1);
 
-    // And when the commit never reached the server, the check does not wait for long.
+    // And when the commit never reached the server, the check finds nothing, and the insert
+    // is tried again.
     proxy.fail_next_commit(Fault::CommitLost);
     let mut world = World::create();
     app.save(&mut world).unwrap();
@@ -620,7 +621,7 @@ mod proxy {
     use std::sync::{Arc, Mutex};
     use std::thread::JoinHandle;
 
-    use eventsourcing_tests::pg::{self, TempSchema};
+    use eventsourcing_tests::pg;
 
     /// The simple-query message `COMMIT`: type `Q`, length 11, the text with its terminator.
     const COMMIT: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
@@ -672,12 +673,18 @@ mod proxy {
     }
 
     impl Proxy {
-        /// A proxy to the test server (`Some`), or to nothing (`None`: blackhole only).
-        pub fn start(schema: Option<&TempSchema>) -> Proxy {
-            let upstream = schema.map(|_| {
-                let settings = pg::base_settings();
-                format!("{}:{}", settings.host, settings.port)
-            });
+        /// A proxy to the test server.
+        pub fn to_test_server() -> Proxy {
+            let settings = pg::base_settings();
+            Proxy::start(Some(format!("{}:{}", settings.host, settings.port)))
+        }
+
+        /// A proxy to nothing: connections are cut, or held (see [`Proxy::set_blackhole`]).
+        pub fn to_nowhere() -> Proxy {
+            Proxy::start(None)
+        }
+
+        fn start(upstream: Option<String>) -> Proxy {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let proxy = Proxy {
                 port: listener.local_addr().unwrap().port(),
