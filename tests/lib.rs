@@ -429,17 +429,23 @@ pub mod pg {
 
         /// Environment variables selecting PostgreSQL and this schema.
         pub fn env(&self) -> Vec<(String, String)> {
-            let settings = self.settings();
-            vec![
-                ("PERSISTENCE_MODULE".into(), "eventsourcing.postgres".into()),
-                ("POSTGRES_DBNAME".into(), settings.dbname),
-                ("POSTGRES_HOST".into(), settings.host),
-                ("POSTGRES_PORT".into(), settings.port.to_string()),
-                ("POSTGRES_USER".into(), settings.user),
-                ("POSTGRES_PASSWORD".into(), settings.password),
-                ("POSTGRES_SCHEMA".into(), self.name.clone()),
-            ]
+            schema_env(&self.name)
         }
+    }
+
+    /// Environment variables selecting PostgreSQL and the schema `schema` (a child process
+    /// uses this with the name of its parent's [`TempSchema`]).
+    pub fn schema_env(schema: &str) -> Vec<(String, String)> {
+        let settings = base_settings();
+        vec![
+            ("PERSISTENCE_MODULE".into(), "eventsourcing.postgres".into()),
+            ("POSTGRES_DBNAME".into(), settings.dbname),
+            ("POSTGRES_HOST".into(), settings.host),
+            ("POSTGRES_PORT".into(), settings.port.to_string()),
+            ("POSTGRES_USER".into(), settings.user),
+            ("POSTGRES_PASSWORD".into(), settings.password),
+            ("POSTGRES_SCHEMA".into(), schema.to_string()),
+        ]
     }
 
     impl Drop for TempSchema {

@@ -157,6 +157,154 @@ fn sqlite_dbname_missing() {
     }
 }
 
+/// A builder of Worlds on PostgreSQL with everything required set (the server is not contacted
+/// before the configuration is read, so these tests need none).
+fn postgres_builder() -> ApplicationBuilder {
+    worlds_builder()
+        .env("PERSISTENCE_MODULE", "eventsourcing.postgres")
+        .env("POSTGRES_DBNAME", "eventsourcing")
+        .env("POSTGRES_HOST", "127.0.0.1")
+        .env("POSTGRES_USER", "eventsourcing")
+}
+
+#[test]
+fn postgres_required_variables_missing() {
+    for (variable, what) in [
+        ("POSTGRES_DBNAME", "database name"),
+        ("POSTGRES_HOST", "host"),
+        ("POSTGRES_USER", "user"),
+    ] {
+        // Unset (empty means unset), through either way of naming the backend.
+        for builder in [
+            postgres_builder().env(variable, ""),
+            postgres_builder()
+                .env("PERSISTENCE_MODULE", "")
+                .env("INFRASTRUCTURE_FACTORY", "eventsourcing.postgres:Factory")
+                .env(variable, " "),
+        ] {
+            let error = assert_names(builder, variable);
+            assert_eq!(
+                error.message,
+                format!("Postgres {what} not found in environment with key '{variable}'")
+            );
+        }
+    }
+}
+
+#[test]
+fn postgres_invalid_values_name_the_variable() {
+    for (variable, value) in [
+        ("POSTGRES_PORT", "fivefourthreetwo"),
+        ("POSTGRES_PORT", "70000"),
+        ("POSTGRES_LOCK_TIMEOUT", "soon"),
+        ("POSTGRES_LOCK_TIMEOUT", "1.5"),
+        ("POSTGRES_LOCK_TIMEOUT", "-1"),
+        ("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "never"),
+        ("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "2.5"),
+        ("POSTGRES_CONN_MAX_AGE", "old"),
+        ("POSTGRES_CONN_MAX_AGE", "inf"),
+        ("POSTGRES_CONN_MAX_AGE", "NaN"),
+        ("POSTGRES_CONN_MAX_AGE", "1e400"),
+        ("POSTGRES_PRE_PING", "maybe"),
+        ("POSTGRES_POOL_SIZE", "many"),
+        ("POSTGRES_POOL_SIZE", "0"),
+        ("POSTGRES_POOL_SIZE", "-2"),
+        ("POSTGRES_CONNECT_TIMEOUT", "soon"),
+        ("POSTGRES_SCHEMA", "no-dashes"),
+        ("POSTGRES_SCHEMA", "x; DROP TABLE y"),
+    ] {
+        let error = assert_names(postgres_builder().env(variable, value), variable);
+        if variable != "POSTGRES_SCHEMA" {
+            assert!(error.message.contains(value), "{variable}={value}: {error}");
+        }
+        // With the application-name prefix, the error names the variable as looked up.
+        assert_names(
+            postgres_builder().env(format!("WORLDS_{variable}"), value),
+            variable,
+        );
+    }
+    let error = assert_names(
+        postgres_builder().env("POSTGRES_LOCK_TIMEOUT", "soon"),
+        "POSTGRES_LOCK_TIMEOUT",
+    );
+    assert_eq!(
+        error.to_string(),
+        "configuration error in POSTGRES_LOCK_TIMEOUT: \"soon\" is invalid: if set, an integer \
+         or empty string is expected"
+    );
+}
+
+#[test]
+fn postgres_settings_from_the_environment() {
+    use eventsourcing::application::Environment;
+    use eventsourcing::postgres::{settings_from_env, PostgresDatastore};
+    use std::time::Duration;
+
+    let env = Environment::new("Worlds")
+        .with_value("POSTGRES_DBNAME", "eventsourcing")
+        .with_value("POSTGRES_HOST", "db.example")
+        .with_value("POSTGRES_PORT", "5433")
+        .with_value("POSTGRES_USER", "eventsourcing")
+        .with_value("POSTGRES_PASSWORD", "secret")
+        .with_value("POSTGRES_CONN_MAX_AGE", "10.5")
+        .with_value("POSTGRES_PRE_PING", "y")
+        .with_value("POSTGRES_LOCK_TIMEOUT", "5")
+        .with_value("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "6")
+        .with_value("POSTGRES_SCHEMA", "worlds_schema")
+        .with_value("POSTGRES_POOL_SIZE", "3")
+        .with_value("POSTGRES_CONNECT_TIMEOUT", "2")
+        .with_value("WORLDS_POSTGRES_APPLICATION_NAME", "worlds-web");
+    let settings = settings_from_env(&env).unwrap();
+    assert_eq!(
+        (
+            settings.dbname.as_str(),
+            settings.host.as_str(),
+            settings.port
+        ),
+        ("eventsourcing", "db.example", 5433)
+    );
+    assert_eq!(
+        (settings.user.as_str(), settings.password.as_str()),
+        ("eventsourcing", "secret")
+    );
+    assert_eq!(settings.conn_max_age, Some(Duration::from_millis(10_500)));
+    assert!(settings.pre_ping);
+    assert_eq!(settings.lock_timeout, Duration::from_secs(5));
+    assert_eq!(
+        settings.idle_in_transaction_session_timeout,
+        Duration::from_secs(6)
+    );
+    assert_eq!(settings.schema.as_deref(), Some("worlds_schema"));
+    assert_eq!(settings.pool_size, 3);
+    assert_eq!(settings.connect_timeout, Duration::from_secs(2));
+    assert_eq!(settings.application_name, "worlds-web");
+
+    // The defaults.
+    let env = Environment::new("Worlds")
+        .with_value("POSTGRES_DBNAME", "eventsourcing")
+        .with_value("POSTGRES_HOST", "127.0.0.1")
+        .with_value("POSTGRES_USER", "eventsourcing");
+    let defaults = settings_from_env(&env).unwrap();
+    assert_eq!(defaults.port, 5432);
+    assert_eq!(defaults.password, "");
+    assert_eq!(defaults.conn_max_age, None);
+    assert!(!defaults.pre_ping);
+    assert_eq!(defaults.lock_timeout, Duration::ZERO);
+    assert_eq!(defaults.schema, None);
+    assert_eq!(defaults.pool_size, 5);
+    assert_eq!(defaults.connect_timeout, Duration::from_secs(5));
+    assert_eq!(defaults.application_name, "eventsourcing");
+
+    // A max age of 0 (or less) means a new connection for each use, as in the reference; it
+    // used to make the connection pool panic.
+    for age in ["0", "-1", "0.0"] {
+        let settings =
+            settings_from_env(&env.clone().with_value("POSTGRES_CONN_MAX_AGE", age)).unwrap();
+        assert_eq!(settings.conn_max_age, Some(Duration::ZERO), "{age}");
+        PostgresDatastore::new(settings).unwrap();
+    }
+}
+
 /// The prefix rule: `WORLDS_X` is read before `X`, by the application named "Worlds" only.
 #[test]
 fn application_name_prefix() {

@@ -1,5 +1,6 @@
 //! The reference's system example (digest §4.6): worlds, and counters of what happens in them,
-//! run by both runners, in memory and in SQLite.
+//! run by both runners, in memory, in SQLite and in PostgreSQL (a schema per test; skipped, with
+//! a message, when no server answers outside CI).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use eventsourcing::prelude::*;
 use eventsourcing::system::{
     MultiThreadedRunner, PolicyResult, Process, ProcessingEvent, SingleThreadedRunner, System,
 };
+use eventsourcing_tests::pg::TempSchema;
 
 #[aggregate]
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,12 +126,14 @@ impl Counters {
     }
 }
 
-fn builders(tag: &str) -> Vec<(ApplicationBuilder, ApplicationBuilder)> {
+/// Builders of the two applications: in memory, in SQLite files, and in a PostgreSQL schema
+/// (kept until the returned guard is dropped) when a server answers.
+fn builders(tag: &str) -> Vec<(ApplicationBuilder, ApplicationBuilder, Option<TempSchema>)> {
     let dir = std::env::temp_dir().join(format!("es-system-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let _ = std::fs::remove_file(dir.join("worlds.db"));
     let _ = std::fs::remove_file(dir.join("counters.db"));
-    vec![
+    let mut builders = vec![
         (
             Application::builder("WorldsApplication")
                 .without_process_env()
@@ -137,6 +141,7 @@ fn builders(tag: &str) -> Vec<(ApplicationBuilder, ApplicationBuilder)> {
             Application::builder("Counters")
                 .without_process_env()
                 .memory(),
+            None,
         ),
         (
             Application::builder("WorldsApplication")
@@ -145,8 +150,21 @@ fn builders(tag: &str) -> Vec<(ApplicationBuilder, ApplicationBuilder)> {
             Application::builder("Counters")
                 .without_process_env()
                 .sqlite(dir.join("counters.db")),
+            None,
         ),
-    ]
+    ];
+    if let Some(schema) = TempSchema::new(tag) {
+        builders.push((
+            Application::builder("WorldsApplication")
+                .without_process_env()
+                .envs(schema.env()),
+            Application::builder("Counters")
+                .without_process_env()
+                .envs(schema.env()),
+            Some(schema),
+        ));
+    }
+    builders
 }
 
 fn counts(counters: &Counters) -> (u64, u64, u64) {
@@ -159,7 +177,7 @@ fn counts(counters: &Counters) -> (u64, u64, u64) {
 
 #[test]
 fn single_threaded_runner() {
-    for (worlds, counters) in builders("single") {
+    for (worlds, counters, _schema) in builders("single") {
         let worlds = Arc::new(WorldsApplication {
             app: worlds.build().unwrap(),
         });
@@ -189,7 +207,7 @@ fn single_threaded_runner() {
 
 #[test]
 fn multi_threaded_runner() {
-    for (worlds, counters) in builders("multi") {
+    for (worlds, counters, _schema) in builders("multi") {
         let worlds = Arc::new(WorldsApplication {
             app: worlds.build().unwrap(),
         });

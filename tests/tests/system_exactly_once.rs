@@ -1,32 +1,34 @@
 //! Exactly-once processing under faults: a follower process is killed (SIGKILL) at random
-//! points while it processes 10,000 upstream events, and restarted until it is done. Every
-//! upstream event must then have been counted exactly once.
+//! points while it processes 10,000 upstream events (SQLite) or 3,000 (PostgreSQL), and
+//! restarted until it is done. Every upstream event must then have been counted exactly once.
 //!
 //! The test spawns its own test binary as the follower process: the test
-//! `follower_child_process` does nothing unless the environment variable [`CHILD_ENV`] names the
-//! directory of the databases. Set `ES_SIGKILL_SEED` to replay a run's kill delays (the seed is
-//! printed).
+//! `follower_child_process` does nothing unless the environment variable [`CHILD_ENV`] names
+//! where the databases are (a directory of SQLite files, or `postgres:` and a schema). Set
+//! `ES_SIGKILL_SEED` to replay a run's kill delays (the seed is printed). The PostgreSQL test is
+//! skipped, with a message, when no server answers (outside CI).
 
 mod system_common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eventsourcing::application::ApplicationBuilder;
 use eventsourcing::prelude::*;
 use eventsourcing::system::{Follower, PolicyResult, Process, ProcessingEvent};
+use eventsourcing_tests::pg::{self, TempSchema};
 use system_common::{builder, temp_dir, Backend, World, WorldEvent, Worlds};
 
-/// Names the directory of the databases, in the child process.
+/// Names where the databases are, in the child process.
 const CHILD_ENV: &str = "ES_SIGKILL_CHILD_DIR";
 /// What the child prints when it has processed everything.
 const DONE: &str = "ES-SIGKILL-CHILD-DONE";
 
-const WORLDS: usize = 1_000;
 const EVENTS_PER_WORLD: u64 = 10;
-const EVENTS: u64 = WORLDS as u64 * EVENTS_PER_WORLD;
 /// Notifications per transaction in the child: small, so that there are many commits to land a
 /// kill between, or in.
 const BATCH_SIZE: usize = 10;
@@ -100,21 +102,57 @@ impl Process for Tallies {
     }
 }
 
-fn tallies(dir: &Path) -> Tallies {
-    Tallies {
-        app: builder("Tallies", Backend::Sqlite, dir).build().unwrap(),
+/// Where the leader's and the follower's events are: SQLite files in a directory, or tables in
+/// a PostgreSQL schema.
+#[derive(Debug, Clone)]
+enum Place {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Place {
+    const POSTGRES: &'static str = "postgres:";
+
+    /// The place a child process is given.
+    fn from_env(value: OsString) -> Place {
+        match value.to_str().and_then(|v| v.strip_prefix(Self::POSTGRES)) {
+            Some(schema) => Place::Postgres(schema.to_string()),
+            None => Place::Sqlite(PathBuf::from(value)),
+        }
+    }
+
+    fn to_env(&self) -> OsString {
+        match self {
+            Place::Sqlite(dir) => dir.clone().into_os_string(),
+            Place::Postgres(schema) => format!("{}{schema}", Self::POSTGRES).into(),
+        }
+    }
+
+    fn builder(&self, name: &str) -> ApplicationBuilder {
+        match self {
+            Place::Sqlite(dir) => builder(name, Backend::Sqlite, dir),
+            Place::Postgres(schema) => Application::builder(name)
+                .without_process_env()
+                .envs(pg::schema_env(schema)),
+        }
     }
 }
 
-/// The child process: follows the leader's SQLite file until it has processed everything.
+fn tallies(place: &Place) -> Tallies {
+    Tallies {
+        app: place.builder("Tallies").build().unwrap(),
+    }
+}
+
+/// The child process: follows the leader's log until it has processed everything.
 #[test]
 fn follower_child_process() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+    let Some(place) = std::env::var_os(CHILD_ENV) else {
         return; // only a child process when the parent test runs it
     };
-    let dir = Path::new(&dir);
-    let leader = Worlds::new(builder("Worlds", Backend::Sqlite, dir));
-    let follower = Follower::new(Arc::new(tallies(dir)));
+    let place = Place::from_env(place);
+    let leader = Worlds::new(place.builder("Worlds"));
+    let follower = Follower::new(Arc::new(tallies(&place)));
     follower.follow_application(&leader.app, BATCH_SIZE);
     follower.pull_and_process("Worlds").unwrap();
     assert_eq!(
@@ -123,7 +161,7 @@ fn follower_child_process() {
             .recorder()
             .max_tracking_id("Worlds")
             .unwrap(),
-        EVENTS
+        leader.max_notification_id()
     );
     println!("{DONE}");
 }
@@ -160,7 +198,7 @@ fn seed() -> u64 {
 
 /// Runs the child until it exits, or kills it (SIGKILL) after `kill_after`. Returns its output
 /// and whether it was killed.
-fn run_child(dir: &Path, kill_after: Option<Duration>) -> (Output, bool) {
+fn run_child(place: &Place, kill_after: Option<Duration>) -> (Output, bool) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "follower_child_process",
@@ -168,7 +206,7 @@ fn run_child(dir: &Path, kill_after: Option<Duration>) -> (Output, bool) {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_ENV, dir)
+        .env(CHILD_ENV, place.to_env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -194,9 +232,9 @@ fn run_child(dir: &Path, kill_after: Option<Duration>) -> (Output, bool) {
     (child.wait_with_output().unwrap(), killed)
 }
 
-/// The follower's position, read by a new application object over its file.
-fn tracked(dir: &Path) -> u64 {
-    tallies(dir)
+/// The follower's position, read by a new application object over its database.
+fn tracked(place: &Place) -> u64 {
+    tallies(place)
         .app
         .recorder()
         .max_tracking_id("Worlds")
@@ -208,13 +246,33 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let started = Instant::now();
     let dir = temp_dir("sigkill");
+    killed_at_random_points(&Place::Sqlite(dir.clone()), 1_000);
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
-    // The leader: 1,000 worlds of 10 events each, saved 100 worlds per transaction.
-    let worlds = Worlds::new(builder("Worlds", Backend::Sqlite, &dir));
-    let mut world_ids = Vec::with_capacity(WORLDS);
-    for _ in 0..WORLDS / 100 {
+/// The same on PostgreSQL: the server rolls back the transaction of a killed process.
+#[test]
+fn a_follower_killed_at_random_points_processes_every_event_exactly_once_postgres() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    let Some(schema) = TempSchema::new("sigkill") else {
+        return;
+    };
+    killed_at_random_points(&Place::Postgres(schema.name().to_string()), 300);
+}
+
+/// The leader saves `n_worlds` worlds of 10 events; the follower is killed and restarted until
+/// it has processed them all.
+fn killed_at_random_points(place: &Place, n_worlds: usize) {
+    let n_events = n_worlds as u64 * EVENTS_PER_WORLD;
+    let started = Instant::now();
+
+    // The leader: 10 events per world, saved 100 worlds per transaction.
+    let worlds = Worlds::new(place.builder("Worlds"));
+    let mut world_ids = Vec::with_capacity(n_worlds);
+    for _ in 0..n_worlds / 100 {
         let mut batch: Vec<World> = (0..100)
             .map(|_| {
                 let mut world = World::create();
@@ -227,7 +285,7 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
         worlds.app.save(&mut batch).unwrap();
         world_ids.extend(batch.iter().map(|w| w.id()));
     }
-    assert_eq!(worlds.max_notification_id(), EVENTS);
+    assert_eq!(worlds.max_notification_id(), n_events);
     drop(worlds);
 
     // Run the follower process, killing it after a random delay, until it is done. A kill
@@ -241,13 +299,13 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
     loop {
         runs += 1;
         let kill_after = (kills < MAX_KILLS).then(|| Duration::from_millis(rng.range(low, high)));
-        let (output, killed) = run_child(&dir, kill_after);
+        let (output, killed) = run_child(place, kill_after);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let finished = output.status.success() && stdout.contains(DONE);
-        let new_position = tracked(&dir);
+        let new_position = tracked(place);
         assert!(new_position >= position, "the position moved backwards");
         if finished {
-            assert_eq!(new_position, EVENTS);
+            assert_eq!(new_position, n_events);
             break;
         }
         assert!(
@@ -257,7 +315,7 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
             String::from_utf8_lossy(&output.stderr)
         );
         kills += 1;
-        if new_position > position && new_position < EVENTS {
+        if new_position > position && new_position < n_events {
             kills_mid_processing += 1;
         } else if new_position == position {
             low = high;
@@ -267,7 +325,7 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
     }
     let elapsed = started.elapsed();
     eprintln!(
-        "{runs} runs, {kills} kills, {kills_mid_processing} of them after the child had \
+        "{place:?}: {runs} runs, {kills} kills, {kills_mid_processing} of them after the child had \
          processed some and before it finished; {elapsed:?}"
     );
     assert!(
@@ -276,10 +334,10 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
     );
 
     // Every upstream event counted exactly once.
-    let tallies = tallies(&dir);
+    let tallies = tallies(place);
     assert_eq!(
         tallies.app.recorder().max_tracking_id("Worlds").unwrap(),
-        EVENTS
+        n_events
     );
     for id in &world_ids {
         let tally: Tally = tallies.app.repository().get(*id).unwrap();
@@ -290,6 +348,7 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
     let mapper = tallies.app.mapper();
     let mut counted: BTreeMap<u64, u32> = BTreeMap::new();
     let mut created = HashSet::new();
+    let mut notifications = 0;
     let mut start = 1;
     loop {
         let page = tallies
@@ -299,6 +358,7 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
             .unwrap();
         let Some(last) = page.last() else { break };
         start = last.id + 1;
+        notifications += page.len();
         for notification in &page {
             let event: DomainEvent<TallyEvent> = mapper.to_domain_event(notification).unwrap();
             match event.payload {
@@ -309,14 +369,17 @@ fn a_follower_killed_at_random_points_processes_every_event_exactly_once() {
             }
         }
     }
-    assert_eq!(created.len(), WORLDS);
-    assert_eq!(counted.len() as u64, EVENTS);
+    assert_eq!(created.len(), n_worlds);
+    assert_eq!(counted.len() as u64, n_events);
     assert_eq!(counted.keys().next(), Some(&1));
-    assert_eq!(counted.keys().next_back(), Some(&EVENTS));
+    assert_eq!(counted.keys().next_back(), Some(&n_events));
     assert!(counted.values().all(|&times| times == 1));
-    assert_eq!(
-        tallies.app.recorder().max_notification_id().unwrap(),
-        WORLDS as u64 + EVENTS
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(notifications as u64, n_worlds as u64 + n_events);
+    // SQLite's ids have no gaps; PostgreSQL's sequence leaves one for each rolled back insert
+    // (the transactions of killed processes).
+    let max_id = tallies.app.recorder().max_notification_id().unwrap();
+    match place {
+        Place::Sqlite(_) => assert_eq!(max_id, notifications as u64),
+        Place::Postgres(_) => assert!(max_id >= notifications as u64),
+    }
 }

@@ -9,13 +9,13 @@ use crate::domain::BoxError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The database interface failed, such as a connection that could not be made or was lost.
+    /// The database interface failed, such as a connection that was lost while in use.
     Interface,
     /// The data was wrong: stored bytes that can't be decrypted, decompressed or decoded, a
     /// topic no type answers to, a value out of range.
     Data,
-    /// The database could not do what was asked, such as a lock that timed out or a file that
-    /// is not a database or can't be written.
+    /// The database could not do what was asked, such as a lock that timed out, a file that
+    /// is not a database or can't be written, or a server that can't be reached.
     Operational,
     /// A uniqueness rule was broken: an event at a version that already exists (optimistic
     /// concurrency control), or a tracking record that was already written.

@@ -1,7 +1,7 @@
 //! The PostgreSQL datastore: a pool of connections, each with its prepared statements.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Statement};
 
@@ -38,6 +38,9 @@ pub struct PostgresSettings {
     /// `POSTGRES_CONNECT_TIMEOUT`: how long to wait for a connection (default 5 s): an
     /// unreachable server is an operational error after this long.
     pub connect_timeout: Duration,
+    /// `POSTGRES_APPLICATION_NAME`: the name the connections give the server (default
+    /// `eventsourcing`), shown in `pg_stat_activity`.
+    pub application_name: String,
 }
 
 impl PostgresSettings {
@@ -61,6 +64,7 @@ impl PostgresSettings {
             schema: None,
             pool_size: 5,
             connect_timeout: Duration::from_secs(5),
+            application_name: "eventsourcing".to_string(),
         }
     }
 
@@ -72,7 +76,7 @@ impl PostgresSettings {
             .port(self.port)
             .user(&self.user)
             .connect_timeout(self.connect_timeout)
-            .application_name("eventsourcing");
+            .application_name(&self.application_name);
         if !self.password.is_empty() {
             config.password(&self.password);
         }
@@ -84,6 +88,7 @@ impl PostgresSettings {
 pub(crate) struct Connection {
     pub(crate) client: Client,
     statements: HashMap<String, Statement>,
+    opened: Instant,
 }
 
 impl Connection {
@@ -101,6 +106,7 @@ impl Connection {
 struct Manager {
     config: postgres::Config,
     session_setup: String,
+    max_age: Option<Duration>,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -115,6 +121,7 @@ impl r2d2::ManageConnection for Manager {
         Ok(Connection {
             client,
             statements: HashMap::new(),
+            opened: Instant::now(),
         })
     }
 
@@ -122,8 +129,14 @@ impl r2d2::ManageConnection for Manager {
         connection.client.simple_query("SELECT 1").map(|_| ())
     }
 
+    /// Checked when a connection is given back: a closed connection, or one older than
+    /// `POSTGRES_CONN_MAX_AGE`, is dropped rather than kept (so a max age of 0 means a new
+    /// connection for each operation, as in the reference).
     fn has_broken(&self, connection: &mut Connection) -> bool {
         connection.client.is_closed()
+            || self
+                .max_age
+                .is_some_and(|max_age| connection.opened.elapsed() >= max_age)
     }
 }
 
@@ -173,11 +186,14 @@ impl PostgresDatastore {
         let manager = Manager {
             config: settings.config(),
             session_setup,
+            max_age: settings.conn_max_age,
         };
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size.max(1))
             .min_idle(Some(0))
-            .max_lifetime(settings.conn_max_age)
+            // Idle connections past their age are closed by the pool's reaper; the pool
+            // refuses (panics on) a zero lifetime, which `has_broken` handles instead.
+            .max_lifetime(settings.conn_max_age.filter(|age| !age.is_zero()))
             .idle_timeout(None)
             .connection_timeout(settings.connect_timeout)
             .test_on_check_out(settings.pre_ping)

@@ -6,6 +6,17 @@
 //! name in lower case, optionally in a schema (`POSTGRES_SCHEMA`), created on first use.
 //! Connections come from a pool; an operation whose connection fails (for example because the
 //! server ended it) is retried on a new connection, up to 10 times, 0.2 s apart.
+//!
+//! Errors: a connection lost while in use is an interface error ([`ErrorKind::Interface`]),
+//! which is retried as above; a server that can't be reached at all (refused, unroutable, or
+//! not answering) is an operational error ([`ErrorKind::Operational`]) after
+//! `POSTGRES_CONNECT_TIMEOUT`, not retried, since waiting 10 more timeouts would rarely help.
+//! (The reference raises an interface error there, and so retries it.) An insert whose
+//! connection fails while committing is checked, on a new connection, for whether it
+//! committed: it is reported as saved only if it did.
+//!
+//! [`ErrorKind::Interface`]: crate::persistence::ErrorKind::Interface
+//! [`ErrorKind::Operational`]: crate::persistence::ErrorKind::Operational
 
 mod datastore;
 mod error;
@@ -48,8 +59,12 @@ pub const POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str =
 pub const POSTGRES_SCHEMA: &str = "POSTGRES_SCHEMA";
 /// `POSTGRES_POOL_SIZE`: the most connections kept open (default 5).
 pub const POSTGRES_POOL_SIZE: &str = "POSTGRES_POOL_SIZE";
-/// `POSTGRES_CONNECT_TIMEOUT`: seconds (an integer) to wait for a connection (default 5).
+/// `POSTGRES_CONNECT_TIMEOUT`: seconds (an integer; 0 counts as 1) to wait for a connection
+/// (default 5). A server that can't be reached in this time is an operational error.
 pub const POSTGRES_CONNECT_TIMEOUT: &str = "POSTGRES_CONNECT_TIMEOUT";
+/// `POSTGRES_APPLICATION_NAME`: the name the connections give the server, shown in
+/// `pg_stat_activity` (default `eventsourcing`).
+pub const POSTGRES_APPLICATION_NAME: &str = "POSTGRES_APPLICATION_NAME";
 
 fn required<'a>(env: &'a Environment, key: &str, what: &str) -> Result<&'a str, ConfigError> {
     env.get(key).ok_or_else(|| {
@@ -73,9 +88,23 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
     }
     settings.conn_max_age = env
         .get_parsed::<f64>(POSTGRES_CONN_MAX_AGE, "a float or empty string")?
-        .map(|secs| Duration::try_from_secs_f64(secs.max(0.0)))
-        .transpose()
-        .map_err(|e| ConfigError::new(POSTGRES_CONN_MAX_AGE, e.to_string()))?;
+        .map(|secs| {
+            // A negative age is 0 (the reference closes such connections at once); NaN and
+            // infinities, which parse as floats, are not ages.
+            Duration::try_from_secs_f64(secs.max(0.0))
+                .ok()
+                .filter(|_| secs.is_finite())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        POSTGRES_CONN_MAX_AGE,
+                        format!(
+                            "{:?} is invalid: if set, a finite number of seconds is expected",
+                            env.get(POSTGRES_CONN_MAX_AGE).unwrap_or_default()
+                        ),
+                    )
+                })
+        })
+        .transpose()?;
     settings.pre_ping = env.get_bool(POSTGRES_PRE_PING, false)?;
     if let Some(secs) =
         env.get_parsed::<u64>(POSTGRES_LOCK_TIMEOUT, "an integer or empty string")?
@@ -88,14 +117,27 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
     )? {
         settings.idle_in_transaction_session_timeout = Duration::from_secs(secs);
     }
-    settings.schema = env.get(POSTGRES_SCHEMA).map(str::to_string);
+    if let Some(schema) = env.get(POSTGRES_SCHEMA) {
+        recorder::check_identifier(schema)
+            .map_err(|e| ConfigError::new(POSTGRES_SCHEMA, e.to_string()))?;
+        settings.schema = Some(schema.to_string());
+    }
     if let Some(size) = env.get_parsed::<u32>(POSTGRES_POOL_SIZE, "a positive integer")? {
-        settings.pool_size = size.max(1);
+        if size == 0 {
+            return Err(ConfigError::new(
+                POSTGRES_POOL_SIZE,
+                "0 is invalid: if set, a positive integer is expected",
+            ));
+        }
+        settings.pool_size = size;
     }
     if let Some(secs) =
         env.get_parsed::<u64>(POSTGRES_CONNECT_TIMEOUT, "an integer number of seconds")?
     {
         settings.connect_timeout = Duration::from_secs(secs.max(1));
+    }
+    if let Some(name) = env.get(POSTGRES_APPLICATION_NAME) {
+        settings.application_name = name.to_string();
     }
     Ok(settings)
 }

@@ -13,7 +13,7 @@ use crate::persistence::{
 };
 
 /// Table and schema names go into SQL text, so only plain identifiers are accepted.
-fn check_identifier(name: &str) -> Result<(), PersistenceError> {
+pub(crate) fn check_identifier(name: &str) -> Result<(), PersistenceError> {
     let valid = !name.is_empty()
         && name.len() <= 63
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -69,6 +69,7 @@ struct Tables {
     tracking: Option<String>,
     insert: String,
     lock: String,
+    wait_for_writers: String,
 }
 
 impl Tables {
@@ -95,6 +96,12 @@ impl Tables {
             // serialises writers so that notification ids are committed in order.
             lock: format!(
                 "BEGIN; SET LOCAL lock_timeout = '{}ms'; LOCK TABLE {events} IN EXCLUSIVE MODE;",
+                lock_timeout.as_millis()
+            ),
+            // ROW SHARE conflicts with the writers' EXCLUSIVE lock (and with nothing else):
+            // taking it waits for the transactions inserting now to end.
+            wait_for_writers: format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}ms'; LOCK TABLE {events} IN ROW SHARE MODE;",
                 lock_timeout.as_millis()
             ),
             tracking: tracking.map(|t| datastore.qualified(t)),
@@ -293,6 +300,12 @@ fn insert_with_retries(
 
 /// Whether an insert whose commit was interrupted is in the database: its first event is there
 /// with the same bytes (or, with no events, its tracking record is).
+///
+/// The server may still be committing it (the connection broke after the commit was sent, and
+/// the commit is slow, for example waiting for a synchronous standby): until it ends, the
+/// transaction holds its lock on the events table, so the check first waits for that lock.
+/// Otherwise it would find nothing yet, the insert would be tried again and fail as a conflict
+/// with itself, and a save that was stored would be reported as an integrity error.
 fn was_committed(
     datastore: &PostgresDatastore,
     tables: &Tables,
@@ -300,28 +313,44 @@ fn was_committed(
     tracking: Option<&Tracking>,
 ) -> Result<bool, PersistenceError> {
     datastore.with_connection(|connection| {
-        if let Some(first) = events.first() {
-            let query = EventQuery::new()
-                .gt(first.originator_version.saturating_sub(1))
-                .lte(first.originator_version);
-            let found = tables.select(connection, first.originator_id, &query)?;
-            return Ok(found.first() == Some(first));
+        let result = connection
+            .client
+            .batch_execute(&tables.wait_for_writers)
+            .map_err(|e| postgres_error(e, format!("can't lock {}", tables.events)))
+            .and_then(|()| find_insert(connection, tables, events, tracking));
+        if !connection.client.is_closed() {
+            let _ = connection.client.batch_execute("ROLLBACK");
         }
-        match (tracking, &tables.tracking) {
-            (Some(tracking), Some(table)) => {
-                let sql = format!(
-                    "SELECT 1 FROM {table} WHERE application_name=$1 AND notification_id=$2"
-                );
-                let id = to_i64(tracking.notification_id, "notification_id")?;
-                let rows = connection
-                    .client
-                    .query(&sql, &[&tracking.application_name, &id])
-                    .map_err(|e| postgres_error(e, "can't check the tracking record"))?;
-                Ok(!rows.is_empty())
-            }
-            _ => Ok(true),
-        }
+        result
     })
+}
+
+fn find_insert(
+    connection: &mut Connection,
+    tables: &Tables,
+    events: &[StoredEvent],
+    tracking: Option<&Tracking>,
+) -> Result<bool, PersistenceError> {
+    if let Some(first) = events.first() {
+        let query = EventQuery::new()
+            .gt(first.originator_version.saturating_sub(1))
+            .lte(first.originator_version);
+        let found = tables.select(connection, first.originator_id, &query)?;
+        return Ok(found.first() == Some(first));
+    }
+    match (tracking, &tables.tracking) {
+        (Some(tracking), Some(table)) => {
+            let sql =
+                format!("SELECT 1 FROM {table} WHERE application_name=$1 AND notification_id=$2");
+            let id = to_i64(tracking.notification_id, "notification_id")?;
+            let rows = connection
+                .client
+                .query(&sql, &[&tracking.application_name, &id])
+                .map_err(|e| postgres_error(e, "can't check the tracking record"))?;
+            Ok(!rows.is_empty())
+        }
+        _ => Ok(true),
+    }
 }
 
 /// Stores aggregates' events without a notification log: the recorder of snapshots (table

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use eventsourcing::application::ApplicationBuilder;
 use eventsourcing::prelude::*;
 use eventsourcing::system::{PolicyResult, Process, ProcessingEvent};
+use eventsourcing_tests::pg::TempSchema;
 
 #[aggregate]
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,15 +203,72 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 pub enum Backend {
     Memory,
     Sqlite,
+    Postgres,
 }
 
-pub const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Sqlite];
-
-/// A builder of the application `name`, over `backend` (SQLite: `dir/name.db`).
+/// A builder of the application `name`, over `backend` (SQLite: `dir/name.db`). For
+/// PostgreSQL, use a [`Store`].
 pub fn builder(name: &str, backend: Backend, dir: &Path) -> ApplicationBuilder {
     let builder = Application::builder(name).without_process_env();
     match backend {
         Backend::Memory => builder.memory(),
         Backend::Sqlite => builder.sqlite(dir.join(format!("{name}.db"))),
+        Backend::Postgres => panic!("PostgreSQL needs a schema: use a Store"),
     }
+}
+
+/// Where a test's applications store their events: nowhere (in memory), SQLite files in a
+/// directory of their own, or a PostgreSQL schema of their own (dropped at the end). Each
+/// application has its own tables (or file), so builders of different applications from one
+/// store are independent, and builders of the same application see the same events.
+#[derive(Debug)]
+pub struct Store {
+    pub backend: Backend,
+    pub dir: PathBuf,
+    schema: Option<TempSchema>,
+}
+
+impl Store {
+    /// A new store for the test `tag`, or `None` for PostgreSQL when no server answers (outside
+    /// CI: the skip is announced once).
+    pub fn new(backend: Backend, tag: &str) -> Option<Store> {
+        let dir = temp_dir(&format!("{tag}-{backend:?}"));
+        let schema = match backend {
+            Backend::Postgres => Some(TempSchema::new(tag)?),
+            _ => None,
+        };
+        // Shown with a failure: which backend it was.
+        eprintln!("{tag}: {backend:?}");
+        Some(Store {
+            backend,
+            dir,
+            schema,
+        })
+    }
+
+    /// A builder of the application `name` in this store.
+    pub fn builder(&self, name: &str) -> ApplicationBuilder {
+        match &self.schema {
+            Some(schema) => Application::builder(name)
+                .without_process_env()
+                .envs(schema.env()),
+            None => builder(name, self.backend, &self.dir),
+        }
+    }
+}
+
+/// A store per backend: memory, SQLite, and PostgreSQL if a server answers.
+pub fn stores(tag: &str) -> Vec<Store> {
+    [Backend::Memory, Backend::Sqlite, Backend::Postgres]
+        .into_iter()
+        .filter_map(|backend| Store::new(backend, tag))
+        .collect()
+}
+
+/// The stores that outlive application objects: SQLite, and PostgreSQL if a server answers.
+pub fn persistent_stores(tag: &str) -> Vec<Store> {
+    [Backend::Sqlite, Backend::Postgres]
+        .into_iter()
+        .filter_map(|backend| Store::new(backend, tag))
+        .collect()
 }
