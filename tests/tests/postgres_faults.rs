@@ -10,8 +10,8 @@
 //!
 //! Losing a connection at a chosen point of the protocol (in particular around `COMMIT`) is done
 //! without hooks in the library: the application connects through a small TCP proxy in this
-//! file, which forwards the bytes and cuts the connection when it sees the simple-query message
-//! `COMMIT` (the library sends it on its own, with `batch_execute`).
+//! file, which forwards the bytes and cuts the connection when it sees a simple-query message
+//! that commits (the library sends a whole insert transaction, ending in `COMMIT;`, as one).
 //!
 //! Tests that need the server skip, with a message, when no server answers (outside CI).
 
@@ -625,6 +625,8 @@ mod proxy {
 
     /// The simple-query message `COMMIT`: type `Q`, length 11, the text with its terminator.
     const COMMIT: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
+    /// The end of a simple-query message that commits a whole transaction.
+    const BATCH_END: &[u8] = b"COMMIT;\0";
 
     /// What happens to a connection when the client sends `COMMIT`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -824,7 +826,9 @@ mod proxy {
                 Ok(n) => n,
             };
             let chunk = &buf[..n];
-            if chunk.windows(COMMIT.len()).any(|w| w == COMMIT) {
+            // The commit is its own message (`COMMIT`), or ends the one query the recorder sends
+            // a whole transaction in (`BEGIN; ...; COMMIT;`).
+            if chunk.windows(COMMIT.len()).any(|w| w == COMMIT) || chunk.ends_with(BATCH_END) {
                 state.commits.fetch_add(1, Ordering::SeqCst);
                 match state.fault() {
                     None => {}

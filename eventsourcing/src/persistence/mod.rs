@@ -15,6 +15,7 @@ mod event_store;
 mod mapper;
 mod recorder;
 mod stored;
+pub(crate) mod topic;
 mod transcoder;
 
 pub use cipher::{AesCipher, Cipher};

@@ -118,7 +118,7 @@ impl EventsTable {
         let mut rows = statement
             .query(rusqlite::params_from_iter(params))
             .map_err(|e| sqlite_error(e, context()))?;
-        let mut events = Vec::new();
+        let mut events = Vec::with_capacity(query.limit.unwrap_or(16).min(1024));
         while let Some(row) = rows.next().map_err(|e| sqlite_error(e, context()))? {
             events.push(stored_event(row, 0)?);
         }
@@ -149,9 +149,9 @@ fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceE
             .map_err(|e| sqlite_error(e, "can't read row"))
     };
     let originator_id = match get(0)? {
-        ValueRef::Text(text) => std::str::from_utf8(text)
-            .map_err(|e| column_error("originator_id", e))
-            .and_then(|s| Uuid::try_parse(s).map_err(|e| column_error("originator_id", e)))?,
+        ValueRef::Text(text) => {
+            Uuid::try_parse_ascii(text).map_err(|e| column_error("originator_id", e))?
+        }
         other => {
             return Err(column_error(
                 "originator_id",
@@ -169,9 +169,8 @@ fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceE
         }
     };
     let topic = match get(2)? {
-        ValueRef::Text(text) => {
-            String::from_utf8(text.to_vec()).map_err(|e| column_error("topic", e))?
-        }
+        ValueRef::Text(text) => crate::persistence::topic::topic_from_bytes(text)
+            .ok_or_else(|| column_error("topic", "not UTF-8"))?,
         other => return Err(column_error("topic", format!("{:?}", other.data_type()))),
     };
     let state = match get(3)? {
@@ -181,7 +180,7 @@ fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceE
     Ok(StoredEvent {
         originator_id,
         originator_version,
-        topic: topic.into(),
+        topic,
         state,
     })
 }
@@ -342,7 +341,7 @@ impl ApplicationRecorder for SqliteApplicationRecorder {
             let mut rows = statement
                 .query(params![start, limit])
                 .map_err(|e| sqlite_error(e, context))?;
-            let mut notifications = Vec::new();
+            let mut notifications = Vec::with_capacity(limit.clamp(0, 1024) as usize);
             while let Some(row) = rows.next().map_err(|e| sqlite_error(e, context))? {
                 let id: i64 = row.get(0).map_err(|e| sqlite_error(e, context))?;
                 notifications.push(Notification {
