@@ -115,6 +115,8 @@ pub trait AggregateStruct: Aggregate {
     fn __snapshot_state(&self) -> Result<StateMap, DomainError>;
     /// The struct from a map of its fields.
     fn __restore_state(state: StateMap) -> Result<Self, DomainError>;
+    /// The struct straight from a deserializer of its fields.
+    fn __deserialize_state<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
 }
 
 /// What a `#[created]` constructor may return: the aggregate, or `Result<Self, E>`.
@@ -438,4 +440,9 @@ pub mod timestamp {
 /// A timestamp that serialises as stored.
 pub fn stored_timestamp(timestamp: &Timestamp) -> impl Serialize + '_ {
     crate::domain::timestamp::StoredTimestamp(timestamp)
+}
+
+/// The error for deserialising the state of an aggregate that does not derive `Deserialize`.
+pub fn cannot_deserialize_state<E: serde::de::Error>(type_name: &'static str) -> E {
+    E::custom(DomainError::SnapshotsNotSupported { type_name })
 }

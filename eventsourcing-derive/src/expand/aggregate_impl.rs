@@ -452,6 +452,12 @@ fn aggregate_trait_impl(
             ) -> ::core::result::Result<Self, #krate::domain::DomainError> {
                 <Self as #krate::__private::AggregateStruct>::__restore_state(state)
             }
+
+            fn deserialize_state<'de, D: #krate::__private::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                <Self as #krate::__private::AggregateStruct>::__deserialize_state(deserializer)
+            }
         }
     }
 }

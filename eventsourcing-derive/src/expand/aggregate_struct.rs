@@ -90,6 +90,14 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
             ::core::result::Result::Err(#krate::__private::snapshots_not_supported(#name))
         }}
     };
+    let deserialize_state = if derives_deserialize {
+        quote!(<Self as #krate::__private::serde::Deserialize>::deserialize(deserializer))
+    } else {
+        quote! {{
+            let _ = deserializer;
+            ::core::result::Result::Err(#krate::__private::cannot_deserialize_state(#name))
+        }}
+    };
     let derive_order_check =
         (!item.attrs.iter().any(is_derive)).then(|| derive_order_check(&krate, ident));
 
@@ -119,6 +127,12 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
                     state: #krate::__private::StateMap,
                 ) -> ::core::result::Result<Self, #krate::domain::DomainError> {
                     #restore_state
+                }
+
+                fn __deserialize_state<'de, D: #krate::__private::serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> ::core::result::Result<Self, D::Error> {
+                    #deserialize_state
                 }
             }
         };

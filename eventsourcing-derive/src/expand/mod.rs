@@ -88,6 +88,12 @@ pub(crate) fn stand_in_aggregate_struct(krate: &TokenStream, ident: &Ident) -> T
                 ) -> ::core::result::Result<Self, #krate::domain::DomainError> {
                     ::core::unreachable!()
                 }
+
+                fn __deserialize_state<'de, D: #krate::__private::serde::Deserializer<'de>>(
+                    _deserializer: D,
+                ) -> ::core::result::Result<Self, D::Error> {
+                    ::core::unreachable!()
+                }
             }
         };
     }

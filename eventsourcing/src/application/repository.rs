@@ -5,7 +5,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::error::ApplicationError;
-use crate::domain::Aggregate;
+use crate::domain::{Aggregate, DirectRestore};
 use crate::persistence::{AggregateRecorder, EventQuery, JsonTranscoder, Mapper, Transcoder};
 
 /// Gets aggregates: the newest snapshot at or below the requested version (when snapshotting is
@@ -102,11 +102,22 @@ impl<T: Transcoder> Repository<T> {
         let Some(stored) = snapshots.select_events(id, &query)?.pop() else {
             return Ok(None);
         };
-        let restored = self
-            .mapper
-            .to_snapshot(&stored)
-            .map_err(ApplicationError::from)
-            .and_then(|snapshot| A::from_snapshot(snapshot).map_err(ApplicationError::from));
+        let restored = if A::CLASS_VERSION > 1 {
+            // Upcasting works on the state as a map.
+            self.mapper
+                .to_snapshot(&stored)
+                .map_err(ApplicationError::from)
+                .and_then(|snapshot| A::from_snapshot(snapshot).map_err(ApplicationError::from))
+        } else {
+            let seed = DirectRestore::<A> {
+                originator_id: stored.originator_id,
+                originator_version: stored.originator_version,
+                marker: std::marker::PhantomData,
+            };
+            self.mapper
+                .decode_snapshot_with(&stored, seed)
+                .map_err(ApplicationError::from)
+        };
         match restored {
             Ok(aggregate) => Ok(Some(aggregate)),
             Err(error) => {

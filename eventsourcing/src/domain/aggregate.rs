@@ -103,6 +103,17 @@ pub trait Aggregate: Sized + 'static {
     /// the struct to derive `Deserialize`).
     fn restore_state(state: Map<String, Value>) -> Result<Self, DomainError>;
 
+    /// Deserialises the aggregate's state (its fields; other keys are ignored) straight from a
+    /// stored snapshot, without an intermediate map (generated when the struct derives
+    /// `Deserialize`; by default, through [`restore_state`](Aggregate::restore_state)).
+    fn deserialize_state<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        use serde::de::{Deserialize, Error};
+        let state = Map::deserialize(deserializer)?;
+        Self::restore_state(state).map_err(D::Error::custom)
+    }
+
     /// Upcasts a snapshot's state from `from_version` to `from_version + 1` (generated from
     /// `#[aggregate(version = N, upcast = [...])]`).
     fn upcast_state(from_version: u32, state: &mut Map<String, Value>) -> Result<(), DomainError> {

@@ -15,6 +15,7 @@ pub use aggregate::{Aggregate, AggregateMeta};
 pub use error::{ApplyError, BoxError, DomainError, VersionError};
 pub use event::{AggregateEvent, DomainEvent};
 pub(crate) use event::{EventState, EventStateSeed};
+pub(crate) use snapshot::DirectRestore;
 pub use snapshot::Snapshot;
 
 use uuid::Uuid;

@@ -159,3 +159,176 @@ fn take_timestamp<A: Aggregate>(
         .ok_or_else(|| invalid::<A>(format!("{key} is missing")))?;
     serde_json::from_value(value).map_err(|e| invalid::<A>(format!("{key}: {e}")))
 }
+
+/// Restores an aggregate straight from a stored snapshot's serialised form — the map
+/// `{"timestamp": ..., "topic": ..., "state": {...}}` — without building the state as a map
+/// first: the state's fields go straight into the aggregate's `Deserialize`, and `_created_on`,
+/// `_modified_on` and `class_version` are taken out on the way.
+///
+/// Only for aggregates at class version 1 (no upcasting to do); state written by a newer
+/// version is refused, so that the caller replays from the events instead.
+pub(crate) struct DirectRestore<A> {
+    pub(crate) originator_id: Uuid,
+    pub(crate) originator_version: u64,
+    pub(crate) marker: std::marker::PhantomData<A>,
+}
+
+/// What the `state` entry holds besides the aggregate's fields.
+#[derive(Default)]
+struct StateMeta {
+    created_on: Option<DateTime<Utc>>,
+    modified_on: Option<DateTime<Utc>>,
+    class_version: Option<u64>,
+}
+
+impl<'de, A: Aggregate> serde::de::DeserializeSeed<'de> for DirectRestore<A> {
+    type Value = A;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<A, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, A: Aggregate> serde::de::Visitor<'de> for DirectRestore<A> {
+    type Value = A;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a snapshot")
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<A, M::Error> {
+        use serde::de::Error;
+        let mut topic: Option<std::borrow::Cow<'de, str>> = None;
+        let mut restored: Option<(A, StateMeta)> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "topic" => topic = Some(map.next_value()?),
+                "state" => {
+                    restored = Some(map.next_value_seed(StateSeed::<A>(std::marker::PhantomData))?)
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let topic = topic.ok_or_else(|| M::Error::missing_field("topic"))?;
+        if topic != A::TOPIC {
+            return Err(M::Error::custom(DomainError::SnapshotTopic {
+                type_name: A::NAME,
+                expected: A::TOPIC,
+                topic: topic.into_owned(),
+            }));
+        }
+        let (mut aggregate, meta) = restored.ok_or_else(|| M::Error::missing_field("state"))?;
+        if meta.class_version.unwrap_or(1) > u64::from(A::CLASS_VERSION) {
+            return Err(M::Error::custom(invalid::<A>(format!(
+                "the snapshot is of version {}, newer than this {} (version {})",
+                meta.class_version.unwrap_or(1),
+                A::NAME,
+                A::CLASS_VERSION
+            ))));
+        }
+        let created_on = meta
+            .created_on
+            .ok_or_else(|| M::Error::missing_field(CREATED_ON))?;
+        let modified_on = meta
+            .modified_on
+            .ok_or_else(|| M::Error::missing_field(MODIFIED_ON))?;
+        let state = aggregate.meta_mut();
+        state.id = self.originator_id;
+        state.version = self.originator_version;
+        state.created_on = created_on;
+        state.modified_on = modified_on;
+        Ok(aggregate)
+    }
+}
+
+/// The `state` entry: the aggregate's fields, and its metadata keys taken out.
+struct StateSeed<A>(std::marker::PhantomData<A>);
+
+impl<'de, A: Aggregate> serde::de::DeserializeSeed<'de> for StateSeed<A> {
+    type Value = (A, StateMeta);
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, A: Aggregate> serde::de::Visitor<'de> for StateSeed<A> {
+    type Value = (A, StateMeta);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an aggregate's state")
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+        let mut meta = StateMeta::default();
+        let filtered = WithoutMeta {
+            inner: map,
+            meta: &mut meta,
+        };
+        let aggregate =
+            A::deserialize_state(serde::de::value::MapAccessDeserializer::new(filtered))?;
+        Ok((aggregate, meta))
+    }
+}
+
+/// The state's entries minus `_created_on`, `_modified_on` and `class_version`, which it keeps.
+struct WithoutMeta<'m, M> {
+    inner: M,
+    meta: &'m mut StateMeta,
+}
+
+impl<'de, M: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for WithoutMeta<'_, M> {
+    type Error = M::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, M::Error> {
+        use serde::de::IntoDeserializer;
+        loop {
+            let Some(key) = self.inner.next_key::<std::borrow::Cow<'de, str>>()? else {
+                return Ok(None);
+            };
+            match &*key {
+                CREATED_ON => {
+                    self.meta.created_on = Some(self.inner.next_value_seed(TimestampSeed)?);
+                }
+                MODIFIED_ON => {
+                    self.meta.modified_on = Some(self.inner.next_value_seed(TimestampSeed)?);
+                }
+                CLASS_VERSION => self.meta.class_version = Some(self.inner.next_value()?),
+                _ => {
+                    return seed
+                        .deserialize(key.into_owned().into_deserializer())
+                        .map(Some)
+                }
+            }
+        }
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, M::Error> {
+        self.inner.next_value_seed(seed)
+    }
+}
+
+/// A stored timestamp.
+struct TimestampSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for TimestampSeed {
+    type Value = DateTime<Utc>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<DateTime<Utc>, D::Error> {
+        super::timestamp::deserialize(deserializer)
+    }
+}

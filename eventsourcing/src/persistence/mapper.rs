@@ -245,6 +245,32 @@ impl<T: Transcoder> Mapper<T> {
         })
     }
 
+    /// A stored snapshot decoded with `seed` (which reads the map `{"timestamp", "topic",
+    /// "state"}`), for restoring an aggregate without building its state as a map first.
+    pub(crate) fn decode_snapshot_with<S, V>(
+        &self,
+        stored: &StoredEvent,
+        seed: S,
+    ) -> Result<V, PersistenceError>
+    where
+        S: for<'de> serde::de::DeserializeSeed<'de, Value = V>,
+    {
+        if stored.topic != SNAPSHOT_TOPIC {
+            return Err(PersistenceError::UnknownTopic {
+                topic: stored.topic.to_string(),
+                expected: "snapshot".into(),
+                known: SNAPSHOT_TOPIC.into(),
+            });
+        }
+        let state = self.open(&stored.state)?;
+        self.transcoder
+            .decode_seed(seed, &state)
+            .map_err(|e| PersistenceError::Decode {
+                topic: stored.topic.to_string(),
+                source: e.0,
+            })
+    }
+
     /// Compresses, then encrypts.
     fn seal(&self, plain: Vec<u8>) -> Result<Vec<u8>, PersistenceError> {
         let compressed = match &self.compressor {

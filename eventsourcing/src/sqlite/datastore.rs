@@ -144,13 +144,6 @@ impl SqliteDatastore {
         connection
             .execute_batch(&format!("PRAGMA synchronous={}", synchronous.pragma()))
             .map_err(|e| sqlite_error(e, context()))?;
-        if !is_memory {
-            if let Ok(bytes) = std::env::var("ES_MMAP") {
-                connection
-                    .execute_batch(&format!("PRAGMA mmap_size={bytes}"))
-                    .map_err(|e| sqlite_error(e, context()))?;
-            }
-        }
         connection.set_prepared_statement_cache_capacity(32);
         Ok(connection)
     }
