@@ -8,6 +8,9 @@ use super::error::ApplicationError;
 use crate::domain::{Aggregate, DirectRestore};
 use crate::persistence::{AggregateRecorder, EventQuery, JsonTranscoder, Mapper, Transcoder};
 
+/// How many events the repository reads from the recorder at a time.
+const EVENTS_PAGE: usize = 10_000;
+
 /// Gets aggregates: the newest snapshot at or below the requested version (when snapshotting is
 /// enabled), then the events after it, applied in order.
 ///
@@ -69,17 +72,28 @@ impl<T: Transcoder> Repository<T> {
 
     fn load<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<A, ApplicationError> {
         let mut aggregate = self.load_snapshot::<A>(id, version)?;
-        let query = EventQuery {
-            gt: aggregate.as_ref().map(Aggregate::version),
-            lte: version,
-            desc: false,
-            limit: None,
-        };
-        for stored in self.events.select_events(id, &query)? {
-            let event = self.mapper.to_domain_event::<A::Event>(&stored)?;
-            match &mut aggregate {
-                None => aggregate = Some(A::from_created_event(event)?),
-                Some(aggregate) => aggregate.apply_event(event)?,
+        // Events are read a page at a time, so that the stored form of a long history is never
+        // all in memory at once.
+        let mut after = aggregate.as_ref().map(Aggregate::version);
+        loop {
+            let query = EventQuery {
+                gt: after,
+                lte: version,
+                desc: false,
+                limit: Some(EVENTS_PAGE),
+            };
+            let page = self.events.select_events(id, &query)?;
+            let full = page.len() == EVENTS_PAGE;
+            for stored in page {
+                after = Some(stored.originator_version);
+                let event = self.mapper.to_domain_event::<A::Event>(&stored)?;
+                match &mut aggregate {
+                    None => aggregate = Some(A::from_created_event(event)?),
+                    Some(aggregate) => aggregate.apply_event(event)?,
+                }
+            }
+            if !full {
+                break;
             }
         }
         aggregate.ok_or(ApplicationError::AggregateNotFound { id, version })
