@@ -2,6 +2,7 @@
 //! backend, and the default when nothing else is configured. Nothing survives the process.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use uuid::Uuid;
@@ -46,7 +47,7 @@ struct Tables {
     /// Every event, in insertion order; position + 1 is the notification id.
     events: Vec<StoredEvent>,
     /// For each aggregate: its versions and their positions in `events`.
-    index: HashMap<Uuid, Versions>,
+    index: HashMap<Uuid, Versions, BuildHasherDefault<UuidHasher>>,
     /// For each upstream application: the last notification id processed.
     tracking: HashMap<String, u64>,
 }
@@ -64,6 +65,27 @@ impl InMemoryRecorder {
             .tables
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+/// Hashes aggregate ids by mixing their two halves: most ids are random (version 4) or hashes
+/// (version 5) already, so SipHash's work buys nothing here, and this is an in-memory store for
+/// one process's tests and development, not a service facing untrusted ids.
+#[derive(Default)]
+struct UuidHasher(u64);
+
+impl Hasher for UuidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -151,15 +173,14 @@ impl Tables {
         Ok(())
     }
 
-    fn append(&mut self, events: &[StoredEvent]) {
-        self.events.reserve(events.len());
+    fn append(&mut self, events: impl IntoIterator<Item = StoredEvent>) {
         for event in events {
             let position = self.events.len();
             self.index
                 .entry(event.originator_id)
                 .or_default()
                 .insert(event.originator_version, position);
-            self.events.push(event.clone());
+            self.events.push(event);
         }
     }
 }
@@ -168,6 +189,13 @@ impl AggregateRecorder for InMemoryRecorder {
     fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
         let mut tables = self.tables()?;
         tables.check_events(events)?;
+        tables.append(events.iter().cloned());
+        Ok(())
+    }
+
+    fn insert_owned(&self, events: Vec<StoredEvent>) -> Result<(), PersistenceError> {
+        let mut tables = self.tables()?;
+        tables.check_events(&events)?;
         tables.append(events);
         Ok(())
     }
@@ -229,7 +257,7 @@ impl ProcessRecorder for InMemoryRecorder {
         let mut tables = self.tables()?;
         tables.check_events(events)?;
         tables.check_tracking(tracking)?;
-        tables.append(events);
+        tables.append(events.iter().cloned());
         tables
             .tracking
             .insert(tracking.application_name.clone(), tracking.notification_id);

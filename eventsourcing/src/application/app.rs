@@ -189,7 +189,7 @@ impl<T: Transcoder> Application<T> {
         if stored.is_empty() {
             return Ok(());
         }
-        self.recorder.insert_events(&stored)?;
+        self.recorder.insert_owned(stored)?;
         aggregates.saved(self);
         self.notify_listeners();
         Ok(())

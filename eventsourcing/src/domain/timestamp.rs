@@ -14,34 +14,49 @@ use serde::{Deserializer, Serialize, Serializer};
 /// The longest timestamp written: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 const MAX_LEN: usize = 30;
 
-/// Writes `value` as `digits` decimal digits at `at`.
+/// Writes `value` as `digits` decimal digits at `at`, two digits at a time.
 fn put(buffer: &mut [u8; MAX_LEN], at: usize, mut value: u32, digits: usize) {
-    for i in (0..digits).rev() {
-        buffer[at + i] = b'0' + (value % 10) as u8;
-        value /= 10;
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                                2021222324252627282930313233343536373839\
+                                4041424344454647484950515253545556575859\
+                                6061626364656667686970717273747576777879\
+                                8081828384858687888990919293949596979899";
+    let mut end = at + digits;
+    while end >= at + 2 {
+        let pair = (value % 100) as usize * 2;
+        buffer[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+        value /= 100;
+        end -= 2;
+    }
+    if end > at {
+        buffer[at] = b'0' + (value % 10) as u8;
     }
 }
 
 /// Writes `timestamp` into `buffer`; `None` for a year outside 0..=9999.
 fn format(timestamp: &DateTime<Utc>, buffer: &mut [u8; MAX_LEN]) -> Option<usize> {
-    let year = timestamp.year();
+    // The calendar fields of the naive value: each accessor of a `DateTime` would convert it
+    // again.
+    let naive = timestamp.naive_utc();
+    let (date, time) = (naive.date(), naive.time());
+    let year = date.year();
     if !(0..=9999).contains(&year) {
         return None;
     }
     put(buffer, 0, year as u32, 4);
     buffer[4] = b'-';
-    put(buffer, 5, timestamp.month(), 2);
+    put(buffer, 5, date.month(), 2);
     buffer[7] = b'-';
-    put(buffer, 8, timestamp.day(), 2);
+    put(buffer, 8, date.day(), 2);
     buffer[10] = b'T';
-    put(buffer, 11, timestamp.hour(), 2);
+    put(buffer, 11, time.hour(), 2);
     buffer[13] = b':';
-    put(buffer, 14, timestamp.minute(), 2);
+    put(buffer, 14, time.minute(), 2);
     buffer[16] = b':';
     // A leap second is represented by nanoseconds of 1_000_000_000 and more.
-    let (second, nanos) = match timestamp.nanosecond() {
+    let (second, nanos) = match time.nanosecond() {
         n if n >= 1_000_000_000 => (60, n - 1_000_000_000),
-        n => (timestamp.second(), n),
+        n => (time.second(), n),
     };
     put(buffer, 17, second, 2);
     let (value, digits) = if nanos == 0 {

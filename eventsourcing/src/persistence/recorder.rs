@@ -78,6 +78,13 @@ pub trait AggregateRecorder: Send + Sync {
     /// written. This is the optimistic concurrency control everything else relies on.
     fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError>;
 
+    /// Inserts events the caller has no further use for, with the same rules as
+    /// [`insert_events`](AggregateRecorder::insert_events). By default it is `insert_events`;
+    /// a recorder that keeps the events themselves (in memory) takes them without copying.
+    fn insert_owned(&self, events: Vec<StoredEvent>) -> Result<(), PersistenceError> {
+        self.insert_events(&events)
+    }
+
     /// The events of one aggregate that `query` selects, ordered by version.
     fn select_events(
         &self,

@@ -62,13 +62,28 @@ impl Transcoder for JsonTranscoder {
         seed: S,
         data: &'de [u8],
     ) -> Result<S::Value, TranscodingError> {
-        let mut deserializer = serde_json::Deserializer::from_slice(data);
-        let value = seed
-            .deserialize(&mut deserializer)
-            .map_err(|e| TranscodingError(Box::new(e)))?;
-        deserializer
-            .end()
-            .map_err(|e| TranscodingError(Box::new(e)))?;
-        Ok(value)
+        // Checking the whole text is UTF-8 once is cheaper than serde_json checking each string
+        // it reads from bytes; text that isn't UTF-8 goes the byte way, which says where.
+        match std::str::from_utf8(data) {
+            Ok(text) => decode_json(seed, serde_json::Deserializer::from_str(text)),
+            Err(_) => decode_json(seed, serde_json::Deserializer::from_slice(data)),
+        }
     }
+}
+
+fn decode_json<'de, S, R>(
+    seed: S,
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Result<S::Value, TranscodingError>
+where
+    S: DeserializeSeed<'de>,
+    R: serde_json::de::Read<'de>,
+{
+    let value = seed
+        .deserialize(&mut deserializer)
+        .map_err(|e| TranscodingError(Box::new(e)))?;
+    deserializer
+        .end()
+        .map_err(|e| TranscodingError(Box::new(e)))?;
+    Ok(value)
 }
