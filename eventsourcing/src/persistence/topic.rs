@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{OnceLock, RwLock};
 
 /// At most this many distinct topics are interned per process; beyond it (a database with
@@ -10,8 +11,32 @@ use std::sync::{OnceLock, RwLock};
 /// stays bounded.
 const MAX_INTERNED: usize = 4096;
 
-fn interned() -> &'static RwLock<HashMap<&'static [u8], &'static str>> {
-    static TOPICS: OnceLock<RwLock<HashMap<&'static [u8], &'static str>>> = OnceLock::new();
+/// FNV-1a: topics are short, few and ours; SipHash cost more than the rest of a lookup.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Pool = HashMap<&'static [u8], &'static str, BuildHasherDefault<Fnv>>;
+
+fn interned() -> &'static RwLock<Pool> {
+    static TOPICS: OnceLock<RwLock<Pool>> = OnceLock::new();
     TOPICS.get_or_init(Default::default)
 }
 
