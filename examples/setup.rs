@@ -166,6 +166,26 @@ fn load_or_create_key(path: &Path) -> Result<String, Box<dyn std::error::Error>>
     Ok(key)
 }
 
+/// Runs an example program's body: on an error, prints it (with its causes) and exits with a
+/// failure status.
+#[allow(clippy::print_stderr)] // an example program reports its error on stderr
+pub fn run_example(
+    body: impl FnOnce() -> Result<(), Box<dyn std::error::Error>>,
+) -> std::process::ExitCode {
+    match body() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,13 +21,7 @@ use eventsourcing_examples::setup::{configure, Options};
 use eventsourcing_examples::world::{demo, Worlds};
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    eventsourcing_examples::setup::run_example(run)
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {

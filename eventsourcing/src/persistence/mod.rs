@@ -23,6 +23,7 @@ pub use compressor::{Compressor, ZlibCompressor};
 pub use error::{CipherError, ErrorKind, PersistenceError};
 pub use event_store::EventStore;
 pub use mapper::{Mapper, SNAPSHOT_TOPIC};
+pub(crate) use recorder::check_identifier;
 pub use recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};
 pub use stored::{Notification, StoredEvent, Tracking};
 pub use transcoder::{JsonTranscoder, Transcoder, TranscodingError};

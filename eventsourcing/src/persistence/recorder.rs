@@ -128,3 +128,20 @@ pub trait ProcessRecorder: ApplicationRecorder {
     /// The id of the last notification of `application_name` that was processed, or 0.
     fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError>;
 }
+
+/// Table and schema names go into SQL text, so recorders accept only plain identifiers:
+/// letters, digits and underscores, not starting with a digit, at most 63 characters.
+pub(crate) fn check_identifier(name: &str, what: &str) -> Result<(), PersistenceError> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if valid {
+        Ok(())
+    } else {
+        Err(PersistenceError::database(
+            super::ErrorKind::Programming,
+            format!("{name:?} is not a valid {what}: use letters, digits and underscores"),
+        ))
+    }
+}

@@ -22,20 +22,8 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Table and schema names go into SQL text, so only plain identifiers are accepted.
 pub(crate) fn check_identifier(name: &str) -> Result<(), PersistenceError> {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if valid {
-        Ok(())
-    } else {
-        Err(PersistenceError::database(
-            ErrorKind::Programming,
-            format!("{name:?} is not a valid PostgreSQL identifier: use letters, digits and underscores"),
-        ))
-    }
+    crate::persistence::check_identifier(name, "PostgreSQL identifier")
 }
 
 fn to_i32(value: u64, what: &str) -> Result<i32, PersistenceError> {
@@ -423,8 +411,9 @@ impl AggregateRecorder for PostgresAggregateRecorder {
 /// back insert leaves a gap in the ids.
 #[derive(Debug, Clone)]
 pub struct PostgresApplicationRecorder {
-    datastore: Arc<PostgresDatastore>,
-    tables: Arc<Tables>,
+    /// The events table, which the application recorder reads and writes as an aggregate
+    /// recorder does, plus notification ids and the tracking table.
+    events: PostgresAggregateRecorder,
 }
 
 impl PostgresApplicationRecorder {
@@ -450,23 +439,22 @@ impl PostgresApplicationRecorder {
              PRIMARY KEY (application_name, notification_id));"
         ))?;
         Ok(PostgresApplicationRecorder {
-            datastore,
-            tables: Arc::new(tables),
+            events: PostgresAggregateRecorder {
+                datastore,
+                tables: Arc::new(tables),
+            },
         })
     }
 
     /// The datastore.
     pub fn datastore(&self) -> &Arc<PostgresDatastore> {
-        &self.datastore
+        &self.events.datastore
     }
 }
 
 impl AggregateRecorder for PostgresApplicationRecorder {
     fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        insert_with_retries(&self.datastore, &self.tables, events, None)
+        self.events.insert_events(events)
     }
 
     fn select_events(
@@ -474,8 +462,7 @@ impl AggregateRecorder for PostgresApplicationRecorder {
         originator_id: Uuid,
         query: &EventQuery,
     ) -> Result<Vec<StoredEvent>, PersistenceError> {
-        self.datastore
-            .with_connection(|connection| self.tables.select(connection, originator_id, query))
+        self.events.select_events(originator_id, query)
     }
 }
 
@@ -488,14 +475,14 @@ impl ApplicationRecorder for PostgresApplicationRecorder {
         let sql = format!(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {} \
              WHERE notification_id >= $1 ORDER BY notification_id LIMIT $2",
-            self.tables.events
+            self.events.tables.events
         );
         // No id is above i64::MAX (the column is a BIGSERIAL).
         let Ok(start) = i64::try_from(start) else {
             return Ok(Vec::new());
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.datastore.with_connection(|connection| {
+        self.events.datastore.with_connection(|connection| {
             let context = "can't select notifications";
             let statement = connection
                 .statement(&sql)
@@ -517,8 +504,11 @@ impl ApplicationRecorder for PostgresApplicationRecorder {
     }
 
     fn max_notification_id(&self) -> Result<u64, PersistenceError> {
-        let sql = format!("SELECT MAX(notification_id) FROM {}", self.tables.events);
-        self.datastore.with_connection(|connection| {
+        let sql = format!(
+            "SELECT MAX(notification_id) FROM {}",
+            self.events.tables.events
+        );
+        self.events.datastore.with_connection(|connection| {
             let context = "can't select the max notification id";
             let statement = connection
                 .statement(&sql)
@@ -539,13 +529,18 @@ impl ProcessRecorder for PostgresApplicationRecorder {
         events: &[StoredEvent],
         tracking: &Tracking,
     ) -> Result<(), PersistenceError> {
-        insert_with_retries(&self.datastore, &self.tables, events, Some(tracking))
+        insert_with_retries(
+            &self.events.datastore,
+            &self.events.tables,
+            events,
+            Some(tracking),
+        )
     }
 
     fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
-        let table = self.tables.tracking.as_deref().unwrap_or_default();
+        let table = self.events.tables.tracking.as_deref().unwrap_or_default();
         let sql = format!("SELECT MAX(notification_id) FROM {table} WHERE application_name=$1");
-        self.datastore.with_connection(|connection| {
+        self.events.datastore.with_connection(|connection| {
             let context = "can't select the tracking position";
             let statement = connection
                 .statement(&sql)

@@ -13,20 +13,8 @@ use crate::persistence::{
     ProcessRecorder, StoredEvent, Tracking,
 };
 
-/// Table names go into SQL text, so only plain identifiers are accepted.
 fn check_table_name(name: &str) -> Result<(), PersistenceError> {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if valid {
-        Ok(())
-    } else {
-        Err(PersistenceError::database(
-            ErrorKind::Programming,
-            format!("{name:?} is not a valid table name: use letters, digits and underscores"),
-        ))
-    }
+    crate::persistence::check_identifier(name, "table name")
 }
 
 /// The SQL of one events table.
@@ -240,8 +228,9 @@ impl AggregateRecorder for SqliteAggregateRecorder {
 /// notification, keyed by (application name, notification id).
 #[derive(Debug, Clone)]
 pub struct SqliteApplicationRecorder {
-    datastore: Arc<SqliteDatastore>,
-    events: Arc<EventsTable>,
+    /// The events table, which the application recorder reads and writes as an aggregate
+    /// recorder does, plus its notification ids.
+    events: SqliteAggregateRecorder,
     tracking_table: Arc<str>,
 }
 
@@ -274,15 +263,17 @@ impl SqliteApplicationRecorder {
             })
         })?;
         Ok(SqliteApplicationRecorder {
-            datastore,
-            events: Arc::new(events),
+            events: SqliteAggregateRecorder {
+                datastore,
+                table: Arc::new(events),
+            },
             tracking_table: tracking_table.into(),
         })
     }
 
     /// The datastore.
     pub fn datastore(&self) -> &Arc<SqliteDatastore> {
-        &self.datastore
+        &self.events.datastore
     }
 
     fn max_tracking(
@@ -304,7 +295,7 @@ impl SqliteApplicationRecorder {
 
 impl AggregateRecorder for SqliteApplicationRecorder {
     fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
-        self.datastore.write(|tx| self.events.insert(tx, events))
+        self.events.insert_events(events)
     }
 
     fn select_events(
@@ -312,8 +303,7 @@ impl AggregateRecorder for SqliteApplicationRecorder {
         originator_id: Uuid,
         query: &EventQuery,
     ) -> Result<Vec<StoredEvent>, PersistenceError> {
-        self.datastore
-            .read(|c| self.events.select(c, originator_id, query))
+        self.events.select_events(originator_id, query)
     }
 }
 
@@ -326,14 +316,14 @@ impl ApplicationRecorder for SqliteApplicationRecorder {
         let sql = format!(
             "SELECT rowid, originator_id, originator_version, topic, state FROM {} \
              WHERE rowid>=? ORDER BY rowid LIMIT ?",
-            self.events.name
+            self.events.table.name
         );
         // Notification ids are at most i64::MAX (SQLite's rowid): nothing starts beyond it.
         let Ok(start) = i64::try_from(start) else {
             return Ok(Vec::new());
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.datastore.read(|c| {
+        self.events.datastore.read(|c| {
             let context = "can't select notifications";
             let mut statement = c
                 .prepare_cached(&sql)
@@ -354,8 +344,8 @@ impl ApplicationRecorder for SqliteApplicationRecorder {
     }
 
     fn max_notification_id(&self) -> Result<u64, PersistenceError> {
-        let sql = format!("SELECT MAX(rowid) FROM {}", self.events.name);
-        let max: Option<i64> = self.datastore.read(|c| {
+        let sql = format!("SELECT MAX(rowid) FROM {}", self.events.table.name);
+        let max: Option<i64> = self.events.datastore.read(|c| {
             c.prepare_cached(&sql)
                 .and_then(|mut s| s.query_row([], |row| row.get(0)))
                 .map_err(|e| sqlite_error(e, "can't select the max notification id"))
@@ -372,8 +362,8 @@ impl ProcessRecorder for SqliteApplicationRecorder {
     ) -> Result<(), PersistenceError> {
         let notification_id = to_sql_int(tracking.notification_id)?;
         let insert = format!("INSERT INTO {} VALUES (?,?)", self.tracking_table);
-        self.datastore.write(|tx| {
-            self.events.insert(tx, events)?;
+        self.events.datastore.write(|tx| {
+            self.events.table.insert(tx, events)?;
             let last = self.max_tracking(tx, &tracking.application_name)?;
             if tracking.notification_id <= last {
                 return Err(PersistenceError::integrity(format!(
@@ -389,7 +379,8 @@ impl ProcessRecorder for SqliteApplicationRecorder {
     }
 
     fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
-        self.datastore
+        self.events
+            .datastore
             .read(|c| self.max_tracking(c, application_name))
     }
 }
