@@ -92,6 +92,7 @@ const WORKLOADS: &[(&str, Workload)] = &[
     ("conflict_postgres", conflict_postgres),
     ("sqlite_raw_write", sqlite_raw_write),
     ("raw_decode", raw_decode),
+    ("sqlite_raw_select", sqlite_raw_select),
 ];
 
 fn main() -> ExitCode {
@@ -807,5 +808,47 @@ fn raw_decode(args: &Args, _tmp: &Path) -> Result<Output, BoxError> {
         "events": states.len(),
         "decode_s": summary,
         "decode_events_per_s": states.len() as f64 / median,
+    })))
+}
+
+/// The physical limit of reading the notification log: raw rusqlite reading the same 100,000
+/// rows (all five columns, text and blobs copied out, as a recorder must) in pages of 1,000,
+/// from a table filled the way `sqlite_notifications` fills it.
+fn sqlite_raw_select(args: &Args, tmp: &Path) -> Result<Output, BoxError> {
+    let total = Args::or(args.events, 100_000);
+    let page = Args::or(args.page, 1000) as i64;
+    let reps = Args::or(args.reps, 3);
+    let db = tmp.join("raw_select.db");
+    let app = dog_school(sqlite_builder("DogSchool", &db))?;
+    bulk_fill(&app, total)?;
+    drop(app);
+    let connection = rusqlite::Connection::open(&db)?;
+    let times = time_reps(reps, || {
+        let mut statement = connection.prepare_cached(
+            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events \
+             WHERE rowid>=? ORDER BY rowid LIMIT ?",
+        )?;
+        let (mut start, mut count) = (1i64, 0usize);
+        loop {
+            let rows: Vec<(i64, String, i64, String, Vec<u8>)> = statement
+                .query_map(rusqlite::params![start, page], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let Some(last) = rows.last() else { break };
+            start = last.0 + 1;
+            count += rows.len();
+        }
+        if count == total {
+            Ok(())
+        } else {
+            Err(format!("read {count} rows, expected {total}").into())
+        }
+    })?;
+    let summary = summarize(&times);
+    Ok(figures(json!({
+        "events": total,
+        "read_s": summary,
+        "events_per_s": total as f64 / summary["median"].as_f64().unwrap_or(f64::NAN),
     })))
 }

@@ -158,17 +158,22 @@ impl Tables {
         Ok(())
     }
 
-    fn check_tracking(&self, tracking: &Tracking) -> Result<(), PersistenceError> {
-        let last = self
-            .tracking
-            .get(&tracking.application_name)
-            .copied()
-            .unwrap_or(0);
-        if tracking.notification_id <= last {
-            return Err(PersistenceError::integrity(format!(
-                "tracking {} of {:?} is not after the recorded position {last}",
-                tracking.notification_id, tracking.application_name
-            )));
+    fn check_tracking(&self, tracking: &[Tracking]) -> Result<(), PersistenceError> {
+        for (i, record) in tracking.iter().enumerate() {
+            // The position as the records before this one in the batch would leave it.
+            let last = tracking[..i]
+                .iter()
+                .filter(|earlier| earlier.application_name == record.application_name)
+                .map(|earlier| earlier.notification_id)
+                .chain(self.tracking.get(&record.application_name).copied())
+                .max()
+                .unwrap_or(0);
+            if record.notification_id <= last {
+                return Err(PersistenceError::integrity(format!(
+                    "tracking {} of {:?} is not after the recorded position {last}",
+                    record.notification_id, record.application_name
+                )));
+            }
         }
         Ok(())
     }
@@ -252,15 +257,19 @@ impl ProcessRecorder for InMemoryRecorder {
     fn insert_events_with_tracking(
         &self,
         events: &[StoredEvent],
-        tracking: &Tracking,
+        tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
         let mut tables = self.tables()?;
         tables.check_events(events)?;
         tables.check_tracking(tracking)?;
         tables.append(events.iter().cloned());
-        tables
-            .tracking
-            .insert(tracking.application_name.clone(), tracking.notification_id);
+        for record in tracking {
+            let position = tables
+                .tracking
+                .entry(record.application_name.clone())
+                .or_insert(0);
+            *position = (*position).max(record.notification_id);
+        }
         Ok(())
     }
 

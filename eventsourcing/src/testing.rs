@@ -145,6 +145,7 @@ pub const CHECKS: &[Check] = checks![
     process_notifications,
     process_tracking,
     process_tracking_atomicity,
+    process_batch_tracking,
     process_racing_trackers,
 ];
 
@@ -188,6 +189,7 @@ macro_rules! recorder_conformance_tests {
             process_notifications
             process_tracking
             process_tracking_atomicity
+            process_batch_tracking
             process_racing_trackers
         );
     };
@@ -324,6 +326,11 @@ pub fn process_tracking_atomicity(factory: &dyn RecorderFactory) {
         &*factory.process_recorder(),
         factory.gapless_notification_ids(),
     );
+}
+
+/// [`check_batch_tracking`] on a fresh process recorder.
+pub fn process_batch_tracking(factory: &dyn RecorderFactory) {
+    check_batch_tracking(&*factory.process_recorder());
 }
 
 /// [`check_racing_trackers`] on handles of a fresh process recorder.
@@ -1263,7 +1270,7 @@ fn insert_tracked(
     name: &str,
     id: u64,
 ) -> Result<(), PersistenceError> {
-    recorder.insert_events_with_tracking(events, &Tracking::new(name, id))
+    recorder.insert_events_with_tracking(events, &[Tracking::new(name, id)])
 }
 
 /// Tracking: `max_tracking_id` is 0 for an application never tracked; inserting events with
@@ -1353,6 +1360,57 @@ pub fn check_tracking(recorder: &dyn ProcessRecorder, gapless: bool) {
         "a process recorder's events are in its notification log"
     );
     assert_ids_increasing(&log, gapless, "process recorder log");
+}
+
+/// Several tracking records in one insert, as a follower records a batch (its first and last
+/// notifications): each must be after the position the records before it leave, so a batch
+/// that overlaps what another follower recorded is refused whole, with its events.
+///
+/// Expects a fresh, empty recorder.
+pub fn check_batch_tracking(recorder: &dyn ProcessRecorder) {
+    let upstream = "upstream";
+    let a = Uuid::new_v4();
+    let batch = |first: u64, last: u64| {
+        [
+            Tracking::new(upstream, first),
+            Tracking::new(upstream, last),
+        ]
+    };
+    ok(
+        recorder.insert_events_with_tracking(&[stored_event(a, 1, "a1")], &batch(1, 3)),
+        "a batch of notifications 1 to 3",
+    );
+    assert_eq!(max_tracking_id(recorder, upstream), 3);
+    integrity_error(
+        recorder.insert_events_with_tracking(&[stored_event(a, 2, "a2")], &batch(2, 5)),
+        "a batch from 2 to 5 after 1 to 3 were recorded (an overlapping batch)",
+    );
+    assert_eq!(
+        select_all(recorder, a).len(),
+        1,
+        "the events of a refused batch must not be written"
+    );
+    assert_eq!(max_tracking_id(recorder, upstream), 3);
+    integrity_error(
+        recorder.insert_events_with_tracking(&[stored_event(a, 2, "a2")], &batch(6, 4)),
+        "records out of order in one insert (the second is not after the first)",
+    );
+    assert_eq!(max_tracking_id(recorder, upstream), 3);
+    ok(
+        recorder.insert_events_with_tracking(&[stored_event(a, 2, "a2")], &batch(4, 6)),
+        "the next batch, 4 to 6",
+    );
+    assert_eq!(max_tracking_id(recorder, upstream), 6);
+    ok(
+        recorder.insert_events_with_tracking(
+            &[],
+            &[Tracking::new("other", 2), Tracking::new(upstream, 7)],
+        ),
+        "records of two upstream applications in one insert",
+    );
+    assert_eq!(max_tracking_id(recorder, "other"), 2);
+    assert_eq!(max_tracking_id(recorder, upstream), 7);
+    assert_eq!(select_all(recorder, a).len(), 2);
 }
 
 /// Tracking and atomicity: a tracking record already written, or at or below the

@@ -112,17 +112,24 @@ impl ProcessRecorder for BackwardsTracking {
     fn insert_events_with_tracking(
         &self,
         events: &[StoredEvent],
-        tracking: &Tracking,
+        tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
         let mut positions = self.tracking.lock().unwrap();
-        let ids = positions
-            .entry(tracking.application_name.clone())
-            .or_default();
-        if ids.contains(&tracking.notification_id) {
-            return Err(PersistenceError::integrity("duplicate tracking"));
+        for record in tracking {
+            let ids = positions
+                .entry(record.application_name.clone())
+                .or_default();
+            if ids.contains(&record.notification_id) {
+                return Err(PersistenceError::integrity("duplicate tracking"));
+            }
         }
         self.events.insert_events(events)?;
-        ids.push(tracking.notification_id);
+        for record in tracking {
+            let ids = positions
+                .entry(record.application_name.clone())
+                .or_default();
+            ids.push(record.notification_id);
+        }
         Ok(())
     }
 

@@ -504,11 +504,11 @@ fn read_only_database_file() {
     assert_eq!(error.kind(), ErrorKind::Operational, "{error}");
     assert!(error.to_string().contains("readonly"), "{error}");
     let error = sqlite_error(
-        recorder.insert_events_with_tracking(&[event(3)], &Tracking::new("upstream", 1)),
+        recorder.insert_events_with_tracking(&[event(3)], &[Tracking::new("upstream", 1)]),
     );
     assert_eq!(error.kind(), ErrorKind::Operational, "{error}");
     let error =
-        sqlite_error(recorder.insert_events_with_tracking(&[], &Tracking::new("upstream", 1)));
+        sqlite_error(recorder.insert_events_with_tracking(&[], &[Tracking::new("upstream", 1)]));
     assert_eq!(error.kind(), ErrorKind::Operational, "{error}");
     assert_eq!(
         recorder

@@ -129,6 +129,7 @@ postgres_conformance_tests!(
     process_notifications
     process_tracking
     process_tracking_atomicity
+    process_batch_tracking
     process_racing_trackers
 );
 

@@ -174,7 +174,7 @@ fn a_connection_killed_by_the_server_is_replaced() {
         // Tracking after a kill.
         assert!(!kill_connections(&mut admin, schema.name()).is_empty());
         app.recorder()
-            .insert_events_with_tracking(&[], &Tracking::new("Upstream", 1))
+            .insert_events_with_tracking(&[], &[Tracking::new("Upstream", 1)])
             .unwrap();
         assert!(!kill_connections(&mut admin, schema.name()).is_empty());
         assert_eq!(app.recorder().max_tracking_id("Upstream").unwrap(), 1);
@@ -533,7 +533,7 @@ fn a_connection_lost_while_committing() {
         let n = n as u64 * 2;
         proxy.fail_next_commit(fault);
         recorder
-            .insert_events_with_tracking(&[], &Tracking::new("Upstream", n + 1))
+            .insert_events_with_tracking(&[], &[Tracking::new("Upstream", n + 1)])
             .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
         assert_eq!(proxy.pending_faults(), 0);
         assert_eq!(recorder.max_tracking_id("Upstream").unwrap(), n + 1);
@@ -546,14 +546,14 @@ fn a_connection_lost_while_committing() {
             .map(|event| mapper.from_domain_event(event).unwrap())
             .collect();
         recorder
-            .insert_events_with_tracking(&events, &Tracking::new("Upstream", n + 2))
+            .insert_events_with_tracking(&events, &[Tracking::new("Upstream", n + 2)])
             .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
         assert_eq!(proxy.pending_faults(), 0);
         assert_eq!(recorder.max_tracking_id("Upstream").unwrap(), n + 2);
         assert_eq!(stored_versions(&mut admin, &schema, world.id()), [1, 2]);
         // Recorded once: the same position again is refused.
         let error = recorder
-            .insert_events_with_tracking(&[], &Tracking::new("Upstream", n + 2))
+            .insert_events_with_tracking(&[], &[Tracking::new("Upstream", n + 2)])
             .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Integrity);
     }
@@ -598,7 +598,7 @@ fn a_connection_lost_while_a_slow_commit_is_in_progress() {
 
     proxy.fail_next_commit(Fault::CutWhileCommitting);
     app.recorder()
-        .insert_events_with_tracking(&[], &Tracking::new("Upstream", 1))
+        .insert_events_with_tracking(&[], &[Tracking::new("Upstream", 1)])
         .unwrap();
     assert_eq!(proxy.pending_faults(), 0);
     assert_eq!(app.recorder().max_tracking_id("Upstream").unwrap(), 1);

@@ -117,7 +117,7 @@ fn sqlite_store_survives_reopening_in_another_process() {
                     .map(|e| store.mapper().from_domain_event(e).unwrap())
                     .collect();
                 events
-                    .insert_events_with_tracking(&stored, &Tracking::new("upstream", 7))
+                    .insert_events_with_tracking(&stored, &[Tracking::new("upstream", 7)])
                     .unwrap();
             } else {
                 store.put(&new).unwrap();
@@ -272,11 +272,11 @@ fn child_reopens_and_reads_back() {
         .map(|e| store.mapper().from_domain_event(e).unwrap())
         .collect();
     assert!(events
-        .insert_events_with_tracking(&stored, &Tracking::new("upstream", 7))
+        .insert_events_with_tracking(&stored, &[Tracking::new("upstream", 7)])
         .unwrap_err()
         .is_integrity());
     events
-        .insert_events_with_tracking(&stored, &Tracking::new("upstream", 8))
+        .insert_events_with_tracking(&stored, &[Tracking::new("upstream", 8)])
         .unwrap();
 }
 

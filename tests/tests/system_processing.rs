@@ -865,3 +865,36 @@ fn a_follower_processes_a_log_with_gaps_and_tracks_the_last_id() {
         );
     }
 }
+
+/// Two follower objects of one process application, over one database, taking turns (as two
+/// processes would): each resumes from where the other stopped, nothing is counted twice, and
+/// neither reports an error for the other's progress.
+#[test]
+fn two_followers_of_one_application_take_turns() {
+    use eventsourcing::system::Follower;
+    let dir = temp_dir("turns");
+    let worlds = Worlds::new(builder("Worlds", Backend::Sqlite, &dir));
+    let first = Arc::new(Counters::new(builder("Counters", Backend::Sqlite, &dir)));
+    let second = Arc::new(Counters::new(builder("Counters", Backend::Sqlite, &dir)));
+    let followers = [
+        Follower::new(Arc::clone(&first)),
+        Follower::new(Arc::clone(&second)),
+    ];
+    for follower in &followers {
+        follower.follow_application(worlds.as_ref(), 3);
+    }
+    let world = worlds.create_world();
+    for round in 0..6 {
+        worlds.make_it_so(world, "dinosaurs");
+        let processed = followers[round % 2].pull_and_process("Worlds").unwrap();
+        assert!(processed >= 1, "round {round}");
+    }
+    // Each follower, once more: the one whose cached position is stale starts again from the
+    // recorded position instead of failing.
+    for follower in &followers {
+        follower.pull_and_process("Worlds").unwrap();
+    }
+    assert_eq!(first.get_count("dinosaurs"), 6);
+    assert_eq!(second.get_count("dinosaurs"), 6);
+    assert_eq!(first.tracked("Worlds"), worlds.max_notification_id());
+}

@@ -115,14 +115,18 @@ pub trait ApplicationRecorder: AggregateRecorder {
 /// processed, in the same transaction as the events the processing produced: exactly-once
 /// processing.
 pub trait ProcessRecorder: ApplicationRecorder {
-    /// Inserts events and a tracking record atomically. Besides the rules of
-    /// [`insert_events`](AggregateRecorder::insert_events), a tracking record at or below the
-    /// application's current position is an integrity error: a position never moves backwards,
-    /// and no notification is processed twice.
+    /// Inserts events and tracking records atomically: all of them or none.
+    ///
+    /// Besides the rules of [`insert_events`](AggregateRecorder::insert_events), a tracking
+    /// record at or below its application's current position is an integrity error, so a
+    /// position never moves backwards and no notification is processed twice. A follower that
+    /// processes a batch of notifications records the first and the last of them: if another
+    /// follower of the same application recorded any notification of the batch first, the
+    /// first record is refused, and with it everything the batch produced.
     fn insert_events_with_tracking(
         &self,
         events: &[StoredEvent],
-        tracking: &Tracking,
+        tracking: &[Tracking],
     ) -> Result<(), PersistenceError>;
 
     /// The id of the last notification of `application_name` that was processed, or 0.

@@ -117,7 +117,7 @@ impl Tables {
         &self,
         connection: &mut Connection,
         events: &[StoredEvent],
-        tracking: Option<&Tracking>,
+        tracking: &[Tracking],
     ) -> Result<(), InsertFailure> {
         let before = InsertFailure::BeforeCommit;
         let size: usize = events
@@ -148,21 +148,24 @@ impl Tables {
             }
             sql.push(';');
         }
-        if let (Some(tracking), Some(table)) = (tracking, &self.tracking) {
-            let id = to_i64(tracking.notification_id, "notification_id").map_err(before)?;
-            let mut name = String::with_capacity(2 * tracking.application_name.len() + 40);
-            name.push_str("convert_from(decode('");
-            push_hex(&mut name, tracking.application_name.as_bytes());
-            name.push_str("','hex'),'UTF8')");
-            // Positions never move backwards: refuse one at or below the recorded position as a
-            // duplicate would be refused (unique_violation), rolling everything back.
-            sql.push_str(&format!(
-                "DO $es$ BEGIN IF COALESCE((SELECT MAX(notification_id) FROM {table} \
-                 WHERE application_name = {name}), 0) >= {id} THEN RAISE EXCEPTION USING \
-                 ERRCODE = 'unique_violation', MESSAGE = 'tracking {id} is not after the recorded \
-                 position'; END IF; END $es$; \
-                 INSERT INTO {table} (application_name, notification_id) VALUES ({name}, {id});"
-            ));
+        if let (false, Some(table)) = (tracking.is_empty(), &self.tracking) {
+            for record in tracking {
+                let id = to_i64(record.notification_id, "notification_id").map_err(before)?;
+                let mut name = String::with_capacity(2 * record.application_name.len() + 40);
+                name.push_str("convert_from(decode('");
+                push_hex(&mut name, record.application_name.as_bytes());
+                name.push_str("','hex'),'UTF8')");
+                // Positions never move backwards: a record at or below the recorded position
+                // is refused as a duplicate would be (unique_violation), rolling everything
+                // back.
+                sql.push_str(&format!(
+                    "DO $es$ BEGIN IF COALESCE((SELECT MAX(notification_id) FROM {table} \
+                     WHERE application_name = {name}), 0) >= {id} THEN RAISE EXCEPTION USING \
+                     ERRCODE = 'unique_violation', MESSAGE = 'tracking {id} is not after the \
+                     recorded position'; END IF; END $es$; \
+                     INSERT INTO {table} (application_name, notification_id) VALUES ({name}, {id});"
+                ));
+            }
         }
         sql.push_str("COMMIT;");
         match connection.client.batch_execute(&sql) {
@@ -260,7 +263,7 @@ fn insert_with_retries(
     datastore: &PostgresDatastore,
     tables: &Tables,
     events: &[StoredEvent],
-    tracking: Option<&Tracking>,
+    tracking: &[Tracking],
 ) -> Result<(), PersistenceError> {
     let mut attempt = 1;
     // Whether an earlier attempt may have committed (its connection failed mid-way).
@@ -312,7 +315,7 @@ fn was_committed(
     datastore: &PostgresDatastore,
     tables: &Tables,
     events: &[StoredEvent],
-    tracking: Option<&Tracking>,
+    tracking: &[Tracking],
 ) -> Result<bool, PersistenceError> {
     datastore.with_connection(|connection| {
         let result = connection
@@ -331,7 +334,7 @@ fn find_insert(
     connection: &mut Connection,
     tables: &Tables,
     events: &[StoredEvent],
-    tracking: Option<&Tracking>,
+    tracking: &[Tracking],
 ) -> Result<bool, PersistenceError> {
     if let Some(first) = events.first() {
         let query = EventQuery::new()
@@ -340,7 +343,7 @@ fn find_insert(
         let found = tables.select(connection, first.originator_id, &query)?;
         return Ok(found.first() == Some(first));
     }
-    match (tracking, &tables.tracking) {
+    match (tracking.last(), &tables.tracking) {
         (Some(tracking), Some(table)) => {
             let sql =
                 format!("SELECT 1 FROM {table} WHERE application_name=$1 AND notification_id=$2");
@@ -388,7 +391,7 @@ impl AggregateRecorder for PostgresAggregateRecorder {
         if events.is_empty() {
             return Ok(());
         }
-        insert_with_retries(&self.datastore, &self.tables, events, None)
+        insert_with_retries(&self.datastore, &self.tables, events, &[])
     }
 
     fn select_events(
@@ -527,13 +530,13 @@ impl ProcessRecorder for PostgresApplicationRecorder {
     fn insert_events_with_tracking(
         &self,
         events: &[StoredEvent],
-        tracking: &Tracking,
+        tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
         insert_with_retries(
             &self.events.datastore,
             &self.events.tables,
             events,
-            Some(tracking),
+            tracking,
         )
     }
 

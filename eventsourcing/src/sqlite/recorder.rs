@@ -358,22 +358,26 @@ impl ProcessRecorder for SqliteApplicationRecorder {
     fn insert_events_with_tracking(
         &self,
         events: &[StoredEvent],
-        tracking: &Tracking,
+        tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
-        let notification_id = to_sql_int(tracking.notification_id)?;
         let insert = format!("INSERT INTO {} VALUES (?,?)", self.tracking_table);
         self.events.datastore.write(|tx| {
             self.events.table.insert(tx, events)?;
-            let last = self.max_tracking(tx, &tracking.application_name)?;
-            if tracking.notification_id <= last {
-                return Err(PersistenceError::integrity(format!(
-                    "tracking {} of {:?} is not after the recorded position {last}",
-                    tracking.notification_id, tracking.application_name
-                )));
+            for record in tracking {
+                // Checked in the transaction, after the records before it: positions only move
+                // forward.
+                let last = self.max_tracking(tx, &record.application_name)?;
+                if record.notification_id <= last {
+                    return Err(PersistenceError::integrity(format!(
+                        "tracking {} of {:?} is not after the recorded position {last}",
+                        record.notification_id, record.application_name
+                    )));
+                }
+                let notification_id = to_sql_int(record.notification_id)?;
+                tx.prepare_cached(&insert)
+                    .and_then(|mut s| s.execute(params![record.application_name, notification_id]))
+                    .map_err(|e| sqlite_error(e, "can't insert the tracking record"))?;
             }
-            tx.prepare_cached(&insert)
-                .and_then(|mut s| s.execute(params![tracking.application_name, notification_id]))
-                .map_err(|e| sqlite_error(e, "can't insert the tracking record"))?;
             Ok(())
         })
     }

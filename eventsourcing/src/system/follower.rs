@@ -48,9 +48,12 @@ impl<U> Clone for Upstream<U> {
 pub struct Follower<P: Process<T>, T: Transcoder = JsonTranscoder> {
     process: Arc<P>,
     upstreams: RwLock<HashMap<String, Upstream<P::Upstream>>>,
-    /// Serialises processing: two threads processing the same leader would race for the same
-    /// position.
-    processing: Mutex<()>,
+    /// Serialises processing (two threads processing the same leader would race for the same
+    /// position), and holds the position recorded for each leader by the last commit of this
+    /// follower, which saves reading it back for every batch. If another process records
+    /// positions for the same follower, the cached one is stale: the next commit is then refused
+    /// (a position never moves backwards), the cache is dropped and the position read again.
+    processing: Mutex<HashMap<String, u64>>,
 }
 
 impl<P: Process<T>, T: Transcoder> std::fmt::Debug for Follower<P, T> {
@@ -68,7 +71,7 @@ impl<P: Process<T>, T: Transcoder> Follower<P, T> {
         Follower {
             process,
             upstreams: RwLock::new(HashMap::new()),
-            processing: Mutex::new(()),
+            processing: Mutex::new(HashMap::new()),
         }
     }
 
@@ -153,21 +156,43 @@ impl<P: Process<T>, T: Transcoder> Follower<P, T> {
                 follower: self.name().to_string(),
                 leader: leader_name.to_string(),
             })?;
-        let _processing = self.processing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut positions = self.processing.lock().unwrap_or_else(|p| p.into_inner());
         let application = self.application();
         let mut processed = 0;
         loop {
-            let start = application
-                .recorder()
-                .max_tracking_id(leader_name)
-                .map_err(|e| SystemError::processing(self.name(), leader_name, e))?
-                + 1;
+            let cached = positions.get(leader_name).copied();
+            let position = match cached {
+                Some(position) => position,
+                None => application
+                    .recorder()
+                    .max_tracking_id(leader_name)
+                    .map_err(|e| SystemError::processing(self.name(), leader_name, e))?,
+            };
+            let start = position + 1;
             let notifications = upstream
                 .log
                 .select(start, upstream.batch_size)
                 .map_err(|e| SystemError::processing(self.name(), leader_name, e))?;
             let count = notifications.len();
-            processed += self.process_batch(leader_name, &upstream, notifications)?;
+            let (batch_processed, recorded) =
+                self.process_batch(leader_name, &upstream, notifications);
+            match recorded {
+                Ok(Some(position)) => {
+                    positions.insert(leader_name.to_string(), position);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    positions.remove(leader_name);
+                    // Another process recorded positions of this follower: the cached position
+                    // was stale, and nothing of the batch was recorded. Start again from the
+                    // recorded position.
+                    if cached.is_some() && is_integrity(&error) {
+                        continue;
+                    }
+                    return Err(error);
+                }
+            }
+            processed += batch_processed;
             if count < upstream.batch_size {
                 return Ok(processed);
             }
@@ -175,13 +200,15 @@ impl<P: Process<T>, T: Transcoder> Follower<P, T> {
     }
 
     /// Runs the policy on each notification and records the results with the tracking record
-    /// of the last one processed, in one transaction.
+    /// of the last one processed, in one transaction. Returns how many notifications were processed and the position recorded (or the error
+    /// that stopped the batch: a policy's, after recording what came before it, or the
+    /// recording's).
     fn process_batch(
         &self,
         leader_name: &str,
         upstream: &Upstream<P::Upstream>,
         notifications: Vec<Notification>,
-    ) -> Result<usize, SystemError> {
+    ) -> (usize, Result<Option<u64>, SystemError>) {
         let application = self.application();
         let mut batch: HashMap<Uuid, Saved<T>> = HashMap::new();
         let mut stored: Vec<StoredEvent> = Vec::new();
@@ -215,22 +242,36 @@ impl<P: Process<T>, T: Transcoder> Follower<P, T> {
             last_processed = Some(notification.id);
             processed += 1;
         }
+        let mut recorded = None;
         if let Some(notification_id) = last_processed {
-            let tracking = Tracking::new(leader_name, notification_id);
-            application
+            // The first and the last notification processed: recording the first fails if any
+            // notification of the batch was already recorded (by another follower of this
+            // application), so a batch is recorded whole or not at all, never twice.
+            let mut tracking = vec![Tracking::new(leader_name, notifications[0].id)];
+            if notification_id != notifications[0].id {
+                tracking.push(Tracking::new(leader_name, notification_id));
+            }
+            if let Err(e) = application
                 .recorder()
                 .insert_events_with_tracking(&stored, &tracking)
-                .map_err(|e| SystemError::processing(self.name(), leader_name, e))?;
+            {
+                return (0, Err(SystemError::processing(self.name(), leader_name, e)));
+            }
+            recorded = Some(notification_id);
             snapshot_batch(application, &batch);
             if !stored.is_empty() {
                 application.notify_listeners();
             }
         }
         match failure {
-            Some(failure) => Err(failure),
-            None => Ok(processed),
+            Some(failure) => (processed, Err(failure)),
+            None => (processed, Ok(recorded)),
         }
     }
+}
+
+fn is_integrity(error: &SystemError) -> bool {
+    matches!(error, SystemError::Processing { source, .. } if source.is_integrity())
 }
 
 /// A follower with its types erased, as runners hold it.
