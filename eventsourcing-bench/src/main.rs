@@ -91,6 +91,7 @@ const WORKLOADS: &[(&str, Workload)] = &[
     ("conflict_sqlite", conflict_sqlite),
     ("conflict_postgres", conflict_postgres),
     ("sqlite_raw_write", sqlite_raw_write),
+    ("sqlite_raw_write_encrypted", sqlite_raw_write_encrypted),
     ("raw_decode", raw_decode),
     ("sqlite_raw_select", sqlite_raw_select),
 ];
@@ -721,6 +722,24 @@ fn conflict_postgres(_args: &Args, _tmp: &Path) -> Result<Output, BoxError> {
 /// serialised, one transaction per save of 10 rows, with the same journal and sync settings
 /// (WAL, synchronous=FULL) and the same table.
 fn sqlite_raw_write(args: &Args, tmp: &Path) -> Result<Output, BoxError> {
+    raw_write(args, tmp, eventsourcing::persistence::Mapper::default())
+}
+
+/// The physical limit of sqlite_write_encrypted: the same, with the rows already compressed
+/// and encrypted (AES-256-GCM, zlib) as our mapper writes them.
+fn sqlite_raw_write_encrypted(args: &Args, tmp: &Path) -> Result<Output, BoxError> {
+    let key = AesCipher::create_key(32)?;
+    let mapper = eventsourcing::persistence::Mapper::default()
+        .with_compressor(eventsourcing::persistence::ZlibCompressor::default())
+        .with_cipher(AesCipher::new(&key)?);
+    raw_write(args, tmp, mapper)
+}
+
+fn raw_write(
+    args: &Args,
+    tmp: &Path,
+    mapper: eventsourcing::persistence::Mapper,
+) -> Result<Output, BoxError> {
     let n = Args::or(args.n, 2000);
     let db = tmp.join("raw.db");
     let mut connection = rusqlite::Connection::open(&db)?;
@@ -730,7 +749,6 @@ fn sqlite_raw_write(args: &Args, tmp: &Path) -> Result<Output, BoxError> {
          topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))",
     )?;
     // The same bytes our mapper writes.
-    let mapper = eventsourcing::persistence::Mapper::default();
     let mut rows = Vec::with_capacity(n);
     for i in 0..n {
         let dog = new_dog(i);
