@@ -218,8 +218,14 @@ where
     A: Aggregate,
     R: EventOutcome,
 {
+    if aggregate.meta().applying {
+        // Called from another event's body (or a constructor's): part of that event.
+        return body(aggregate);
+    }
     let (originator_id, originator_version, timestamp) = aggregate.meta().next_event();
+    aggregate.meta_mut().applying = true;
     let outcome = body(aggregate);
+    aggregate.meta_mut().applying = false;
     if outcome.succeeded() {
         aggregate.meta_mut().record(DomainEvent {
             originator_id,

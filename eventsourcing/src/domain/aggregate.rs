@@ -188,6 +188,8 @@ pub trait Aggregate: Sized + 'static {
         meta.version = originator_version;
         meta.created_on = timestamp;
         meta.modified_on = timestamp;
+        meta.pending_events.clear();
+        meta.applying = false;
         Ok(aggregate)
     }
 
@@ -207,7 +209,11 @@ pub trait Aggregate: Sized + 'static {
                 expected,
             }));
         }
-        self.apply(event.payload)?;
+        // Event methods the body calls only apply (see `AggregateMeta::applying`).
+        let was_applying = std::mem::replace(&mut self.meta_mut().applying, true);
+        let applied = self.apply(event.payload);
+        self.meta_mut().applying = was_applying;
+        applied?;
         let meta = self.meta_mut();
         meta.version = event.originator_version;
         meta.modified_on = event.timestamp;
@@ -236,6 +242,10 @@ pub struct AggregateMeta<A: Aggregate> {
     pub(crate) created_on: DateTime<Utc>,
     pub(crate) modified_on: DateTime<Utc>,
     pub(crate) pending_events: Vec<DomainEvent<A::Event>>,
+    /// Whether an event's body is running (or the aggregate is still being built): an event
+    /// method called then only applies its body, without recording an event of its own. The
+    /// event whose body called it is the one recorded, and replaying that event calls it again.
+    pub(crate) applying: bool,
 }
 
 impl<A: Aggregate> AggregateMeta<A> {
@@ -247,6 +257,7 @@ impl<A: Aggregate> AggregateMeta<A> {
             created_on: event.timestamp,
             modified_on: event.timestamp,
             pending_events: vec![event],
+            applying: false,
         }
     }
 
@@ -264,7 +275,9 @@ impl<A: Aggregate> AggregateMeta<A> {
 }
 
 impl<A: Aggregate> Default for AggregateMeta<A> {
-    /// Placeholder metadata, replaced as soon as the aggregate is created or restored.
+    /// Placeholder metadata, replaced as soon as the aggregate is created or restored. Until
+    /// then the aggregate counts as applying an event: a constructor body that calls event
+    /// methods on the value it builds applies them as part of the created event.
     fn default() -> Self {
         AggregateMeta {
             id: Uuid::nil(),
@@ -272,6 +285,7 @@ impl<A: Aggregate> Default for AggregateMeta<A> {
             created_on: DateTime::<Utc>::UNIX_EPOCH,
             modified_on: DateTime::<Utc>::UNIX_EPOCH,
             pending_events: Vec::new(),
+            applying: true,
         }
     }
 }
@@ -284,6 +298,7 @@ impl<A: Aggregate> Clone for AggregateMeta<A> {
             created_on: self.created_on,
             modified_on: self.modified_on,
             pending_events: self.pending_events.clone(),
+            applying: self.applying,
         }
     }
 }

@@ -135,6 +135,7 @@ impl Snapshot {
         meta.version = self.originator_version;
         meta.created_on = created_on;
         meta.modified_on = modified_on;
+        meta.applying = false;
         Ok(aggregate)
     }
 }
@@ -239,6 +240,7 @@ impl<'de, A: Aggregate> serde::de::Visitor<'de> for DirectRestore<A> {
         state.version = self.originator_version;
         state.created_on = created_on;
         state.modified_on = modified_on;
+        state.applying = false;
         Ok(aggregate)
     }
 }
