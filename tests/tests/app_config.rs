@@ -217,10 +217,10 @@ fn postgres_invalid_values_name_the_variable() {
         if variable != "POSTGRES_SCHEMA" {
             assert!(error.message.contains(value), "{variable}={value}: {error}");
         }
-        // With the application-name prefix, the error names the variable as looked up.
+        // With the application-name prefix, the error names the variable the value came from.
         assert_names(
             postgres_builder().env(format!("WORLDS_{variable}"), value),
-            variable,
+            &format!("WORLDS_{variable}"),
         );
     }
     let error = assert_names(
@@ -339,7 +339,7 @@ fn application_name_prefix() {
             .envs(env)
     };
     match eventsourcing_examples::wiki::Wiki::with_builder(wiki_builder()) {
-        Err(ApplicationError::Config(error)) => assert_eq!(error.variable, "CIPHER_KEY"),
+        Err(ApplicationError::Config(error)) => assert_eq!(error.variable, "WIKI_CIPHER_KEY"),
         other => panic!("expected the Wiki's CIPHER_KEY error, got {other:?}"),
     }
     let wiki =

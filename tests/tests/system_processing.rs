@@ -898,3 +898,23 @@ fn two_followers_of_one_application_take_turns() {
     assert_eq!(second.get_count("dinosaurs"), 6);
     assert_eq!(first.tracked("Worlds"), worlds.max_notification_id());
 }
+
+/// A policy error while a starting runner catches up does not lose the runner: `start`
+/// succeeds, `check` returns the error, and processing resumes once the cause is gone.
+#[test]
+fn an_error_while_catching_up_is_kept_for_check() {
+    let dir = temp_dir("catchup");
+    let worlds = Arc::new(Worlds::new(builder("Worlds", Backend::Sqlite, &dir)));
+    let counters = Arc::new(Counters::new(builder("Counters", Backend::Sqlite, &dir)));
+    let world = worlds.create_world();
+    worlds.make_it_so(world, "trucks");
+    counters.refuse("trucks");
+    let runner = SingleThreadedRunner::start(System::new().pipe(&worlds, &counters)).unwrap();
+    assert!(matches!(runner.check(), Err(SystemError::Policy { .. })));
+    assert!(runner.check().is_ok(), "an error is returned once");
+    assert_eq!(counters.get_count("trucks"), 0);
+    counters.allow_all();
+    runner.process_all().unwrap();
+    assert_eq!(counters.get_count("trucks"), 1);
+    runner.stop().unwrap();
+}

@@ -116,12 +116,28 @@ impl Environment {
 
     /// The value of `key`, if set to something other than an empty string.
     pub fn get(&self, key: &str) -> Option<&str> {
+        self.lookup(key).map(|(_, value)| value)
+    }
+
+    /// The name of the variable the value of `key` comes from (`WORLDS_CIPHER_KEY` or
+    /// `CIPHER_KEY`), for messages; `key` itself if it is not set.
+    pub fn name_of(&self, key: &str) -> String {
+        self.lookup(key)
+            .map_or_else(|| key.to_string(), |(name, _)| name)
+    }
+
+    fn lookup(&self, key: &str) -> Option<(String, &str)> {
         let prefixed = format!("{}{key}", self.prefix);
         [&self.explicit, &self.process, &self.defaults]
             .into_iter()
-            .find_map(|layer| layer.get(&prefixed).or_else(|| layer.get(key)))
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
+            .find_map(|layer| {
+                layer
+                    .get(&prefixed)
+                    .map(|v| (prefixed.clone(), v))
+                    .or_else(|| layer.get(key).map(|v| (key.to_string(), v)))
+            })
+            .map(|(name, v)| (name, v.trim()))
+            .filter(|(_, v)| !v.is_empty())
     }
 
     /// The value of `key` as a boolean (the reference's `strtobool`), or `default` if unset.
@@ -130,7 +146,7 @@ impl Environment {
             None => Ok(default),
             Some(value) => strtobool(value).ok_or_else(|| {
                 ConfigError::new(
-                    key,
+                    self.name_of(key),
                     format!("invalid truth value {value:?}: expected y, yes, t, true, on, 1, n, no, f, false, off or 0"),
                 )
             }),
@@ -147,7 +163,7 @@ impl Environment {
             None => Ok(None),
             Some(value) => value.parse().map(Some).map_err(|_| {
                 ConfigError::new(
-                    key,
+                    self.name_of(key),
                     format!("{value:?} is invalid: if set, {expected} is expected"),
                 )
             }),
@@ -193,6 +209,20 @@ mod tests {
         env.set("C", "code");
         assert_eq!(env.get("C"), Some("code-prefixed"));
         assert_eq!(env.get("D"), None);
+    }
+
+    #[test]
+    fn errors_name_the_variable_the_value_came_from() {
+        let env = Environment::new("Worlds")
+            .with_value("WORLDS_SQLITE_LOCK_TIMEOUT", "soon")
+            .with_value("IS_SNAPSHOTTING_ENABLED", "maybe");
+        let error = env
+            .get_parsed::<u64>("SQLITE_LOCK_TIMEOUT", "an integer")
+            .unwrap_err();
+        assert_eq!(error.variable, "WORLDS_SQLITE_LOCK_TIMEOUT");
+        let error = env.get_bool("IS_SNAPSHOTTING_ENABLED", false).unwrap_err();
+        assert_eq!(error.variable, "IS_SNAPSHOTTING_ENABLED");
+        assert_eq!(env.name_of("CIPHER_KEY"), "CIPHER_KEY");
     }
 
     #[test]

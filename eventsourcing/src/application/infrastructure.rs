@@ -45,7 +45,7 @@ pub(crate) fn backend(env: &Environment) -> Result<Backend, ConfigError> {
         "eventsourcing.sqlite" | "sqlite" => Ok(Backend::Sqlite),
         "eventsourcing.postgres" | "postgres" | "postgresql" => Ok(Backend::Postgres),
         _ => Err(ConfigError::new(
-            variable,
+            env.name_of(variable),
             format!(
                 "unknown persistence module {value:?}: expected eventsourcing.popo (in memory), \
                  eventsourcing.sqlite or eventsourcing.postgres"
@@ -146,12 +146,12 @@ pub(crate) fn cipher(env: &Environment) -> Result<Option<Arc<dyn Cipher>>, Confi
     };
     match topic.unwrap_or("eventsourcing.cipher:AESCipher") {
         "eventsourcing.cipher:AESCipher" | "AESCipher" | "aes" | "aes-gcm" => {
-            let cipher =
-                AesCipher::new(key).map_err(|e| ConfigError::new(CIPHER_KEY, e.to_string()))?;
+            let cipher = AesCipher::new(key)
+                .map_err(|e| ConfigError::new(env.name_of(CIPHER_KEY), e.to_string()))?;
             Ok(Some(Arc::new(cipher)))
         }
         other => Err(ConfigError::new(
-            CIPHER_TOPIC,
+            env.name_of(CIPHER_TOPIC),
             format!("unknown cipher {other:?}: expected eventsourcing.cipher:AESCipher"),
         )),
     }
@@ -165,7 +165,7 @@ pub(crate) fn compressor(env: &Environment) -> Result<Option<Arc<dyn Compressor>
             Ok(Some(Arc::new(ZlibCompressor::default())))
         }
         Some(other) => Err(ConfigError::new(
-            COMPRESSOR_TOPIC,
+            env.name_of(COMPRESSOR_TOPIC),
             format!(
                 "unknown compressor {other:?}: expected eventsourcing.compressor:ZlibCompressor"
             ),

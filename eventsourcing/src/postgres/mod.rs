@@ -96,7 +96,7 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
                 .filter(|_| secs.is_finite())
                 .ok_or_else(|| {
                     ConfigError::new(
-                        POSTGRES_CONN_MAX_AGE,
+                        env.name_of(POSTGRES_CONN_MAX_AGE),
                         format!(
                             "{:?} is invalid: if set, a finite number of seconds is expected",
                             env.get(POSTGRES_CONN_MAX_AGE).unwrap_or_default()
@@ -119,13 +119,13 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
     }
     if let Some(schema) = env.get(POSTGRES_SCHEMA) {
         recorder::check_identifier(schema)
-            .map_err(|e| ConfigError::new(POSTGRES_SCHEMA, e.to_string()))?;
+            .map_err(|e| ConfigError::new(env.name_of(POSTGRES_SCHEMA), e.to_string()))?;
         settings.schema = Some(schema.to_string());
     }
     if let Some(size) = env.get_parsed::<u32>(POSTGRES_POOL_SIZE, "a positive integer")? {
         if size == 0 {
             return Err(ConfigError::new(
-                POSTGRES_POOL_SIZE,
+                env.name_of(POSTGRES_POOL_SIZE),
                 "0 is invalid: if set, a positive integer is expected",
             ));
         }

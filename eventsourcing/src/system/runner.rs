@@ -38,12 +38,13 @@ impl Errors {
         }
     }
 
-    /// The first recorded error (the others are dropped).
+    /// The oldest recorded error, if any (the next call returns the next one).
     fn take(&self) -> Result<(), SystemError> {
-        let first = lock(&self.0).drain(..).next();
-        match first {
-            Some(error) => Err(error),
-            None => Ok(()),
+        let mut errors = lock(&self.0);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.remove(0))
         }
     }
 }
@@ -252,12 +253,13 @@ impl SingleThreadedRunner {
         for leader in leaders {
             inner.receive_prompt(&leader);
         }
-        let runner = SingleThreadedRunner { wiring, inner };
-        runner.check()?;
-        Ok(runner)
+        // Errors while catching up are kept for `check`, like any other: failing here would
+        // drop the runner (and the system) with them.
+        Ok(SingleThreadedRunner { wiring, inner })
     }
 
-    /// The first error followers met since the last check, if any.
+    /// The oldest error followers met that no earlier `check` returned, if any (errors are kept,
+    /// up to 100, until checked).
     pub fn check(&self) -> Result<(), SystemError> {
         self.inner.errors.take()
     }
@@ -436,7 +438,8 @@ impl MultiThreadedRunner {
         Ok(runner)
     }
 
-    /// The first error followers met since the last check, if any.
+    /// The oldest error followers met that no earlier `check` returned, if any (errors are kept,
+    /// up to 100, until checked).
     pub fn check(&self) -> Result<(), SystemError> {
         self.errors.take()
     }
