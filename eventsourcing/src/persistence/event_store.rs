@@ -8,7 +8,7 @@ use super::error::PersistenceError;
 use super::mapper::Mapper;
 use super::recorder::{AggregateRecorder, EventQuery};
 use super::transcoder::{JsonTranscoder, Transcoder};
-use crate::domain::{AggregateEvent, DomainEvent};
+use crate::domain::{AggregateEvent, DomainEvent, Snapshot};
 
 /// Stores and retrieves domain events: maps them with a [`Mapper`], records them with an
 /// [`AggregateRecorder`].
@@ -110,6 +110,52 @@ impl<T: Transcoder> EventStore<T> {
             .select_events(originator_id, query)?
             .iter()
             .map(|stored| self.mapper.to_domain_event(stored))
+            .collect()
+    }
+
+    /// The snapshots of one aggregate that `query` selects (from a snapshot store, such as
+    /// [`Application::snapshots`](crate::application::Application::snapshots)): the
+    /// reference's `application.snapshots.get(...)`.
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    /// use eventsourcing::persistence::EventQuery;
+    ///
+    /// #[aggregate]
+    /// #[derive(Serialize, Deserialize)]
+    /// pub struct Counter { count: u32 }
+    ///
+    /// #[aggregate]
+    /// impl Counter {
+    ///     #[created]
+    ///     pub fn create() -> Self { Counter { count: 0 } }
+    ///
+    ///     #[event]
+    ///     pub fn incremented(&mut self) { self.count += 1; }
+    /// }
+    ///
+    /// # fn main() -> Result<(), ApplicationError> {
+    /// let app = Application::builder("Counters").snapshotting_interval::<Counter>(2).build()?;
+    /// let mut counter = Counter::create();
+    /// counter.incremented();
+    /// counter.incremented();
+    /// counter.incremented();
+    /// app.save(&mut counter)?;
+    /// let snapshots = app.snapshots().expect("snapshotting is on").get_snapshots(counter.id(), &EventQuery::new())?;
+    /// let versions: Vec<u64> = snapshots.iter().map(|s| s.originator_version).collect();
+    /// assert_eq!(versions, [2, 4]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn get_snapshots(
+        &self,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<Snapshot>, PersistenceError> {
+        self.recorder
+            .select_events(originator_id, query)?
+            .iter()
+            .map(|stored| self.mapper.to_snapshot(stored))
             .collect()
     }
 }
