@@ -290,8 +290,11 @@ where
         Some(value) => value
             .as_u64()
             .and_then(|v| u32::try_from(v).ok())
+            .filter(|&v| v >= 1)
             .ok_or_else(|| D::Error::custom(format!("{event}: invalid class_version {value}")))?,
     };
+    // State stored by a newer version of the event is decoded as it is, as the reference
+    // does: fields this version does not know are ignored.
     for version in stored_version..class_version {
         let upcast = upcasters.get(version as usize - 1).ok_or_else(|| {
             D::Error::custom(format!("{event}: no upcast from version {version}"))
@@ -451,4 +454,9 @@ pub fn stored_timestamp(timestamp: &Timestamp) -> impl Serialize + '_ {
 /// The error for deserialising the state of an aggregate that does not derive `Deserialize`.
 pub fn cannot_deserialize_state<E: serde::de::Error>(type_name: &'static str) -> E {
     E::custom(DomainError::SnapshotsNotSupported { type_name })
+}
+
+/// The metadata field of a struct a constructor body builds (see `AggregateMeta::applying`).
+pub fn constructing_meta<A: Aggregate>() -> AggregateMeta<A> {
+    AggregateMeta::constructing()
 }

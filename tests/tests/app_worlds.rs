@@ -231,8 +231,10 @@ backend_tests! {
             .app()
             .snapshots()
             .unwrap()
-            .get_snapshots(world_id);
+            .get_snapshots(world_id, &EventQuery::new())
+            .unwrap();
         assert_eq!(stored.len(), 2);
+        assert_eq!(stored[0].topic, <World as Aggregate>::TOPIC);
         assert_eq!(stored[0].originator_id, world_id);
         assert_eq!(stored[0].originator_version, 2);
         assert_eq!(stored[1].originator_id, world_id);
@@ -248,7 +250,8 @@ backend_tests! {
             .app()
             .snapshots()
             .unwrap()
-            .get_snapshots(world_id)
+            .get_snapshots(world_id, &EventQuery::new())
+            .unwrap()
             .iter()
             .map(|s| s.originator_version)
             .collect();
@@ -340,19 +343,6 @@ backend_tests! {
         assert!(second.contains("dinosaurs happened"), "{second}");
         assert!(second.contains("jazz happened"), "{second}");
         assert!(second.contains("So far: dinosaurs, jazz"), "{second}");
-    }
-}
-
-/// Snapshots as stored, oldest first.
-trait GetSnapshots {
-    fn get_snapshots(&self, id: Uuid) -> Vec<eventsourcing::persistence::StoredEvent>;
-}
-
-impl GetSnapshots for eventsourcing::persistence::EventStore {
-    fn get_snapshots(&self, id: Uuid) -> Vec<eventsourcing::persistence::StoredEvent> {
-        self.recorder()
-            .select_events(id, &EventQuery::new())
-            .unwrap()
     }
 }
 

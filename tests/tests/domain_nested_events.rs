@@ -78,3 +78,35 @@ fn restored_from_a_snapshot_event_methods_record() {
     assert_eq!(copy.pending_events().len(), 1);
     assert_eq!(copy.version(), 2);
 }
+
+/// A struct built without its constructor (here with `Default`) is no aggregate yet: its id is
+/// nil and its version 0, and event methods record events on it as usual.
+#[aggregate]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    count: u32,
+}
+
+#[aggregate]
+impl Tally {
+    #[created]
+    pub fn create() -> Self {
+        Tally { count: 0 }
+    }
+
+    #[event]
+    pub fn counted(&mut self) {
+        self.count += 1;
+    }
+}
+
+#[test]
+fn a_default_struct_records_events() {
+    let mut tally = Tally::default();
+    assert_eq!(tally.version(), 0);
+    assert!(tally.id().is_nil());
+    tally.counted();
+    assert_eq!(tally.version(), 1);
+    assert_eq!(tally.pending_events().len(), 1);
+    let _ = Tally::create();
+}

@@ -290,7 +290,7 @@ fn complete_struct_exprs(krate: &TokenStream, struct_ident: &Ident, block: &mut 
                     expr.fields.push_punct(Default::default());
                 }
                 expr.fields.push(parse_quote!(
-                    #field: <#krate::domain::AggregateMeta<Self> as ::core::default::Default>::default()
+                    #field: #krate::__private::constructing_meta::<Self>()
                 ));
             }
         }

@@ -12,7 +12,7 @@ use super::config::{
     Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, IS_SNAPSHOTTING_ENABLED,
     PERSISTENCE_MODULE, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT,
 };
-use super::error::ApplicationError;
+use super::error::{ApplicationError, ConfigError};
 use super::infrastructure;
 use super::notification_log::{LocalNotificationLog, DEFAULT_SECTION_SIZE};
 use super::repository::Repository;
@@ -300,11 +300,7 @@ fn push_stored<A: Aggregate, T: Transcoder>(
     mapper: &Mapper<T>,
     out: &mut Vec<StoredEvent>,
 ) -> Result<(), PersistenceError> {
-    let pending = aggregate.pending_events();
-    out.reserve(pending.len());
-    for event in pending {
-        out.push(mapper.from_domain_event(event)?);
-    }
+    out.extend(mapper.from_domain_events(aggregate.pending_events())?);
     Ok(())
 }
 
@@ -533,7 +529,8 @@ impl<T: Transcoder> ApplicationBuilder<T> {
 
     /// The number of notifications in a section of the notification log (default 10).
     pub fn section_size(mut self, section_size: usize) -> Self {
-        self.section_size = section_size;
+        // A section holds at least one notification: with none, no select could succeed.
+        self.section_size = section_size.max(1);
         self
     }
 
@@ -568,12 +565,16 @@ impl<T: Transcoder> ApplicationBuilder<T> {
     pub fn build(self) -> Result<Application<T>, ApplicationError> {
         let env = self.env;
         let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
-        let mapper = Arc::new(
-            Mapper::new(self.transcoder)
-                .with_shared_compressor(infrastructure::compressor(&env)?)
-                .with_shared_cipher(infrastructure::cipher(&env)?),
-        );
+        let mapper = Arc::new(env.mapper(self.transcoder)?);
         let (recorder, snapshot_recorder) = match self.recorders {
+            Some((_, None)) if snapshotting => {
+                return Err(ConfigError::new(
+                    env.name_of(IS_SNAPSHOTTING_ENABLED),
+                    "snapshotting is enabled, but the recorders given to the builder include \
+                     none for snapshots: give one, or disable snapshotting",
+                )
+                .into())
+            }
             Some((events, snapshots)) => (events, snapshots.filter(|_| snapshotting)),
             None => {
                 let infrastructure = infrastructure::construct(&env, snapshotting)?;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use super::error::ConfigError;
+use crate::persistence::{Mapper, Transcoder};
 
 /// Which persistence module (backend) to use: `eventsourcing.popo` (in memory, the default),
 /// `eventsourcing.sqlite` or `eventsourcing.postgres`. Short names (`memory`, `sqlite`,
@@ -49,7 +50,7 @@ pub const CREATE_TABLE: &str = "CREATE_TABLE";
 /// assert_eq!(env.get("SQLITE_LOCK_TIMEOUT"), Some("10"));
 /// assert_eq!(env.get_bool("IS_SNAPSHOTTING_ENABLED", false), Ok(false));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Environment {
     name: String,
     prefix: String,
@@ -140,6 +141,27 @@ impl Environment {
             .filter(|(_, v)| !v.is_empty())
     }
 
+    /// A mapper with the cipher and compressor this configuration asks for (`CIPHER_KEY`,
+    /// `CIPHER_TOPIC`, `COMPRESSOR_TOPIC`). A follower in another process decodes a leader's
+    /// notifications with the leader's settings, looked up with the leader's name as the
+    /// reference does:
+    ///
+    /// ```
+    /// use eventsourcing::application::Environment;
+    /// use eventsourcing::persistence::{AesCipher, JsonTranscoder};
+    ///
+    /// let key = AesCipher::create_key(16).unwrap();
+    /// let env = Environment::new("Counters").with_value("WORLDS_CIPHER_KEY", key);
+    /// let leaders = env.for_application("Worlds").mapper(JsonTranscoder).unwrap();
+    /// assert!(leaders.is_encrypted());
+    /// assert!(!env.mapper(JsonTranscoder).unwrap().is_encrypted());
+    /// ```
+    pub fn mapper<T: Transcoder>(&self, transcoder: T) -> Result<Mapper<T>, ConfigError> {
+        Ok(Mapper::new(transcoder)
+            .with_shared_compressor(super::infrastructure::compressor(self)?)
+            .with_shared_cipher(super::infrastructure::cipher(self)?))
+    }
+
     /// The value of `key` as a boolean (the reference's `strtobool`), or `default` if unset.
     pub fn get_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get(key) {
@@ -168,6 +190,37 @@ impl Environment {
                 )
             }),
         }
+    }
+}
+
+/// Shows the values given in code and the defaults — not the whole process environment — with
+/// keys, passwords and secrets hidden.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |layer: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            layer
+                .iter()
+                .map(|(key, value)| {
+                    let secret = ["KEY", "PASSWORD", "SECRET", "TOKEN"]
+                        .iter()
+                        .any(|word| key.to_ascii_uppercase().contains(word));
+                    (
+                        key.clone(),
+                        if secret {
+                            "<hidden>".to_string()
+                        } else {
+                            value.clone()
+                        },
+                    )
+                })
+                .collect()
+        };
+        f.debug_struct("Environment")
+            .field("name", &self.name)
+            .field("values", &shown(&self.explicit))
+            .field("defaults", &shown(&self.defaults))
+            .field("process_variables", &self.process.len())
+            .finish()
     }
 }
 

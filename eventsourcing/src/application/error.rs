@@ -82,7 +82,8 @@ impl ApplicationError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration error in {variable}: {message}")]
 pub struct ConfigError {
-    /// The environment variable (as looked up, without the application-name prefix).
+    /// The environment variable the bad value came from (with the application-name prefix if
+    /// it was given that way), or the one that is missing.
     pub variable: String,
     /// What is wrong with it.
     pub message: String,

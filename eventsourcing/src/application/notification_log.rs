@@ -114,8 +114,13 @@ impl LocalNotificationLog {
         let items = self.select(start as u64, limit)?;
         let (id, next_id) = match (items.first(), items.last()) {
             (Some(first), Some(last)) => {
-                let next_id = (items.len() == limit)
-                    .then(|| format!("{},{}", last.id + 1, last.id + limit as u64));
+                let next_id = (items.len() == limit).then(|| {
+                    format!(
+                        "{},{}",
+                        last.id.saturating_add(1),
+                        last.id.saturating_add(limit as u64)
+                    )
+                });
                 (Some(format!("{},{}", first.id, last.id)), next_id)
             }
             _ => (None, None),

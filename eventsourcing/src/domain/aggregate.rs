@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::error::{ApplyError, DomainError, VersionError};
 use super::event::{AggregateEvent, DomainEvent};
 use super::snapshot::Snapshot;
-use super::time::next_timestamp;
+use super::timestamp::next_timestamp;
 
 /// A consistency boundary whose state is the result of its events.
 ///
@@ -199,8 +199,10 @@ pub trait Aggregate: Sized + 'static {
     /// [`VersionError`] is returned and nothing changes. The event is not added to the pending
     /// events: it already happened.
     fn apply_event(&mut self, event: DomainEvent<Self::Event>) -> Result<(), DomainError> {
-        let expected = self.version() + 1;
-        if event.originator_version != expected || event.originator_id != self.id() {
+        // No event follows the largest version: `expected` is then 0, which no event matches.
+        let expected = self.version().checked_add(1).unwrap_or(0);
+        if expected == 0 || event.originator_version != expected || event.originator_id != self.id()
+        {
             return Err(DomainError::Version(VersionError {
                 type_name: Self::NAME,
                 id: self.id(),
@@ -270,14 +272,30 @@ impl<A: Aggregate> AggregateMeta<A> {
 
     /// The id, version and timestamp of the next event.
     pub(crate) fn next_event(&self) -> (Uuid, u64, DateTime<Utc>) {
-        (self.id, self.version + 1, next_timestamp(self.modified_on))
+        (
+            self.id,
+            self.version.saturating_add(1),
+            next_timestamp(self.modified_on),
+        )
+    }
+}
+
+impl<A: Aggregate> AggregateMeta<A> {
+    /// The metadata of an aggregate a constructor body is building: until the created event
+    /// gives it its own, the aggregate counts as applying an event, so event methods the body
+    /// calls on the value it builds are part of the created event.
+    pub(crate) fn constructing() -> Self {
+        AggregateMeta {
+            applying: true,
+            ..Self::default()
+        }
     }
 }
 
 impl<A: Aggregate> Default for AggregateMeta<A> {
-    /// Placeholder metadata, replaced as soon as the aggregate is created or restored. Until
-    /// then the aggregate counts as applying an event: a constructor body that calls event
-    /// methods on the value it builds applies them as part of the created event.
+    /// Metadata of no aggregate yet (nil id, version 0), replaced when the aggregate is
+    /// created or restored. A struct built with `Default` or deserialised outside a snapshot
+    /// starts with it; event methods called on it record events as usual.
     fn default() -> Self {
         AggregateMeta {
             id: Uuid::nil(),
@@ -285,7 +303,7 @@ impl<A: Aggregate> Default for AggregateMeta<A> {
             created_on: DateTime::<Utc>::UNIX_EPOCH,
             modified_on: DateTime::<Utc>::UNIX_EPOCH,
             pending_events: Vec::new(),
-            applying: true,
+            applying: false,
         }
     }
 }

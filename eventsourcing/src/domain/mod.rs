@@ -8,7 +8,6 @@ mod aggregate;
 mod error;
 mod event;
 mod snapshot;
-mod time;
 pub(crate) mod timestamp;
 
 pub use aggregate::{Aggregate, AggregateMeta};

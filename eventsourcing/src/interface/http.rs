@@ -33,7 +33,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -43,6 +43,28 @@ use crate::application::ApplicationError;
 
 /// The largest request head the server reads.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
+/// The largest response head the client reads.
+const MAX_HEAD: usize = 64 * 1024;
+/// The largest response body the client reads.
+const MAX_BODY: usize = 256 * 1024 * 1024;
+/// The most requests the server answers at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 64;
+
+/// A chunked body (`Transfer-Encoding: chunked`) decoded, or `None` if it is malformed.
+fn dechunk(mut chunked: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::with_capacity(chunked.len());
+    loop {
+        let line_end = chunked.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&chunked[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        chunked = &chunked[line_end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(chunked.get(..size)?);
+        chunked = chunked.get(size + 2..)?;
+    }
+}
 
 /// Serves a notification log over HTTP, in a background thread, until stopped or dropped.
 pub struct NotificationLogServer {
@@ -67,6 +89,7 @@ impl NotificationLogServer {
         let stopping = Arc::new(AtomicBool::new(false));
         let thread_stopping = Arc::clone(&stopping);
         let service = Arc::new(service);
+        let active = Arc::new(AtomicUsize::new(0));
         let thread = std::thread::Builder::new()
             .name("eventsourcing-http".into())
             .spawn(move || {
@@ -75,15 +98,26 @@ impl NotificationLogServer {
                         break;
                     }
                     let Ok(stream) = stream else { continue };
-                    let service = Arc::clone(&service);
+                    // A thread per request, up to a limit; beyond it the accepting thread
+                    // answers itself, so that new connections wait instead of piling up.
+                    if active.load(Ordering::Acquire) >= MAX_CONNECTIONS {
+                        if let Err(error) = handle(stream, &service) {
+                            tracing::debug!(%error, "notification log request failed");
+                        }
+                        continue;
+                    }
+                    active.fetch_add(1, Ordering::AcqRel);
+                    let (service, done) = (Arc::clone(&service), Arc::clone(&active));
                     let spawned = std::thread::Builder::new()
                         .name("eventsourcing-http-conn".into())
                         .spawn(move || {
                             if let Err(error) = handle(stream, &service) {
                                 tracing::debug!(%error, "notification log request failed");
                             }
+                            done.fetch_sub(1, Ordering::AcqRel);
                         });
                     if let Err(error) = spawned {
+                        active.fetch_sub(1, Ordering::AcqRel);
                         tracing::warn!(%error, "can't start a thread for a notification log request");
                     }
                 }
@@ -254,6 +288,18 @@ impl HttpNotificationLog {
 impl HttpNotificationLogInterface {
     /// The interface served at `url`, such as `"http://127.0.0.1:8080"`, with a 30 s timeout.
     pub fn new(url: &str) -> Result<Self, ApplicationError> {
+        if let Some((scheme, _)) = url
+            .split_once("://")
+            .filter(|(scheme, _)| *scheme != "http")
+        {
+            return Err(ApplicationError::Interface {
+                message: format!(
+                    "{url:?}: the {scheme} scheme is not supported: this client speaks plain HTTP \
+                     (put it behind a TLS-terminating proxy on a trusted network)"
+                ),
+                source: None,
+            });
+        }
         let host = url
             .strip_prefix("http://")
             .unwrap_or(url)
@@ -298,22 +344,73 @@ impl HttpNotificationLogInterface {
             self.host
         )
         .map_err(failed)?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).map_err(failed)?;
-
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut parsed = httparse::Response::new(&mut headers);
-        let head_len = match parsed.parse(&response) {
-            Ok(httparse::Status::Complete(len)) => len,
-            _ => {
-                return Err(ApplicationError::Interface {
-                    message: format!("GET http://{}{path}: malformed response", self.host),
-                    source: None,
-                })
+        // The head, then a body of Content-Length bytes, or chunks, or up to the end.
+        let mut response = Vec::with_capacity(8 * 1024);
+        let mut buffer = [0u8; 16 * 1024];
+        let malformed = |what: &str| ApplicationError::Interface {
+            message: format!("GET http://{}{path}: {what}", self.host),
+            source: None,
+        };
+        let (head_len, code, content_length, chunked) = loop {
+            let read = stream.read(&mut buffer).map_err(failed)?;
+            if read == 0 {
+                return Err(malformed(
+                    "the connection closed before the response's head",
+                ));
+            }
+            response.extend_from_slice(&buffer[..read]);
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut parsed = httparse::Response::new(&mut headers);
+            match parsed.parse(&response) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let header = |name: &str| {
+                        parsed
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case(name))
+                            .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+                    };
+                    let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
+                    let chunked =
+                        header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+                    break (len, parsed.code, length, chunked);
+                }
+                Ok(httparse::Status::Partial) if response.len() < MAX_HEAD => {}
+                _ => return Err(malformed("malformed response")),
             }
         };
-        let body = String::from_utf8_lossy(&response[head_len..]).into_owned();
-        match parsed.code {
+        let mut body = response.split_off(head_len);
+        match content_length {
+            Some(length) if length > MAX_BODY => return Err(malformed("response too large")),
+            Some(length) => {
+                while body.len() < length {
+                    let read = stream.read(&mut buffer).map_err(failed)?;
+                    if read == 0 {
+                        return Err(malformed("the response's body is shorter than announced"));
+                    }
+                    body.extend_from_slice(&buffer[..read]);
+                }
+                body.truncate(length);
+            }
+            None => {
+                // Until the server closes (it answers `Connection: close`), within the limit.
+                loop {
+                    let read = stream.read(&mut buffer).map_err(failed)?;
+                    if read == 0 {
+                        break;
+                    }
+                    if body.len() + read > MAX_BODY {
+                        return Err(malformed("response too large"));
+                    }
+                    body.extend_from_slice(&buffer[..read]);
+                }
+                if chunked {
+                    body = dechunk(&body).ok_or_else(|| malformed("malformed chunked body"))?;
+                }
+            }
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        match code {
             Some(200) => Ok(body),
             code => Err(ApplicationError::Interface {
                 message: format!(
@@ -334,5 +431,30 @@ impl NotificationLogInterface for HttpNotificationLogInterface {
 
     fn get_notifications(&self, start: u64, limit: usize) -> Result<String, ApplicationError> {
         self.get(&format!("/notifications?start={start}&limit={limit}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dechunks_bodies_and_refuses_malformed_ones() {
+        assert_eq!(
+            dechunk(b"4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\n\r\n").as_deref(),
+            Some(&b"Wikipedia"[..])
+        );
+        assert_eq!(dechunk(b"0\r\n\r\n").as_deref(), Some(&b""[..]));
+        assert_eq!(dechunk(b"9\r\nWiki\r\n0\r\n\r\n"), None);
+        assert_eq!(dechunk(b"zz\r\n"), None);
+    }
+
+    #[test]
+    fn refuses_other_schemes() {
+        let error = HttpNotificationLogInterface::new("https://example.com:443").unwrap_err();
+        assert!(
+            error.to_string().contains("https scheme is not supported"),
+            "{error}"
+        );
     }
 }

@@ -93,11 +93,8 @@ impl<T: Transcoder> EventStore<T> {
         &self,
         events: &[DomainEvent<E>],
     ) -> Result<(), PersistenceError> {
-        let stored = events
-            .iter()
-            .map(|event| self.mapper.from_domain_event(event))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.recorder.insert_events(&stored)
+        let stored = self.mapper.from_domain_events(events)?;
+        self.recorder.insert_owned(stored)
     }
 
     /// The events of one aggregate that `query` selects, as domain events.

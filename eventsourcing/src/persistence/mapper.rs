@@ -90,7 +90,6 @@ impl<T: Transcoder> fmt::Debug for Mapper<T> {
 #[derive(Serialize, Deserialize)]
 struct SnapshotState<'a> {
     timestamp: DateTime<Utc>,
-    #[serde(borrow)]
     topic: Cow<'a, str>,
     state: Map<String, Value>,
 }
@@ -167,6 +166,17 @@ impl<T: Transcoder> Mapper<T> {
         })
     }
 
+    /// Domain events as stored events, all of them or none (the first error).
+    pub fn from_domain_events<E: AggregateEvent>(
+        &self,
+        events: &[DomainEvent<E>],
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        events
+            .iter()
+            .map(|event| self.from_domain_event(event))
+            .collect()
+    }
+
     /// A stored event (or notification) as a domain event of the aggregate whose events `E`
     /// are. A topic that is not one of `E`'s is [`PersistenceError::UnknownTopic`]; damaged or
     /// undecryptable state is an error too, never a panic.
@@ -221,21 +231,8 @@ impl<T: Transcoder> Mapper<T> {
 
     /// A stored snapshot as a [`Snapshot`].
     pub fn to_snapshot(&self, stored: &StoredEvent) -> Result<Snapshot, PersistenceError> {
-        if stored.topic != SNAPSHOT_TOPIC {
-            return Err(PersistenceError::UnknownTopic {
-                topic: stored.topic.to_string(),
-                expected: "snapshot".into(),
-                known: SNAPSHOT_TOPIC.into(),
-            });
-        }
-        let state = self.open(&stored.state)?;
-        let decoded: SnapshotState<'_> =
-            self.transcoder
-                .decode_seed(PhantomData, &state)
-                .map_err(|e| PersistenceError::Decode {
-                    topic: stored.topic.to_string(),
-                    source: e.0,
-                })?;
+        let decoded: SnapshotState<'static> =
+            self.decode_snapshot_with(stored, PhantomData::<SnapshotState<'static>>)?;
         Ok(Snapshot {
             originator_id: stored.originator_id,
             originator_version: stored.originator_version,

@@ -136,16 +136,20 @@ pub trait ProcessRecorder: ApplicationRecorder {
 /// Table and schema names go into SQL text, so recorders accept only plain identifiers:
 /// letters, digits and underscores, not starting with a digit, at most 63 characters.
 pub(crate) fn check_identifier(name: &str, what: &str) -> Result<(), PersistenceError> {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if valid {
-        Ok(())
-    } else {
+    let invalid = |why: &str| {
         Err(PersistenceError::database(
             super::ErrorKind::Programming,
-            format!("{name:?} is not a valid {what}: use letters, digits and underscores"),
+            format!("{name:?} is not a valid {what}: {why}"),
         ))
+    };
+    if name.len() > 63 {
+        return invalid("it is longer than 63 characters (use a shorter application name)");
     }
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return invalid("use letters, digits and underscores, not starting with a digit");
+    }
+    Ok(())
 }

@@ -11,6 +11,10 @@ use std::sync::{OnceLock, RwLock};
 /// stays bounded.
 const MAX_INTERNED: usize = 4096;
 
+/// Topics longer than this are not interned (no topic of a generated event type is nearly as
+/// long), so what stays in memory is bounded in size as well as number.
+const MAX_INTERNED_LEN: usize = 256;
+
 /// FNV-1a: topics are short, few and ours; SipHash cost more than the rest of a lookup.
 #[derive(Default)]
 struct Fnv(u64);
@@ -52,7 +56,7 @@ pub(crate) fn topic_from_bytes(bytes: &[u8]) -> Option<Cow<'static, str>> {
     if let Some(existing) = pool.get(bytes) {
         return Some(Cow::Borrowed(existing));
     }
-    if pool.len() >= MAX_INTERNED {
+    if pool.len() >= MAX_INTERNED || bytes.len() > MAX_INTERNED_LEN {
         return Some(Cow::Owned(topic.to_string()));
     }
     let leaked: &'static str = Box::leak(topic.to_string().into_boxed_str());

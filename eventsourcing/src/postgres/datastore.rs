@@ -9,7 +9,7 @@ use super::error::postgres_error;
 use crate::persistence::{ErrorKind, PersistenceError};
 
 /// How a [`PostgresDatastore`] connects and behaves: the reference's `POSTGRES_*` settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct PostgresSettings {
     /// `POSTGRES_DBNAME`.
     pub dbname: String,
@@ -41,6 +41,37 @@ pub struct PostgresSettings {
     /// `POSTGRES_APPLICATION_NAME`: the name the connections give the server (default
     /// `eventsourcing`), shown in `pg_stat_activity`.
     pub application_name: String,
+}
+
+/// Everything but the password.
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("dbname", &self.dbname)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() {
+                    ""
+                } else {
+                    "<hidden>"
+                },
+            )
+            .field("conn_max_age", &self.conn_max_age)
+            .field("pre_ping", &self.pre_ping)
+            .field("lock_timeout", &self.lock_timeout)
+            .field(
+                "idle_in_transaction_session_timeout",
+                &self.idle_in_transaction_session_timeout,
+            )
+            .field("schema", &self.schema)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
 }
 
 impl PostgresSettings {

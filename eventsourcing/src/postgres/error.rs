@@ -8,8 +8,21 @@ use crate::persistence::{ErrorKind, PersistenceError};
 /// classes.
 pub(crate) fn kind(error: &postgres::Error) -> ErrorKind {
     let Some(code) = error.code() else {
-        // No SQLSTATE: the connection failed or was closed.
-        return ErrorKind::Interface;
+        // No SQLSTATE: the connection failed, was closed or timed out (retried on a new
+        // connection), or a value could not be converted to or from its column (bad data,
+        // which no retry mends).
+        let io = std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>());
+        let message = error.to_string();
+        return if error.is_closed()
+            || io
+            || message.contains("connect")
+            || message.contains("timeout")
+            || message.contains("closed")
+        {
+            ErrorKind::Interface
+        } else {
+            ErrorKind::Data
+        };
     };
     if *code == SqlState::ADMIN_SHUTDOWN
         || *code == SqlState::CRASH_SHUTDOWN

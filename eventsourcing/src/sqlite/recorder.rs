@@ -224,8 +224,9 @@ impl AggregateRecorder for SqliteAggregateRecorder {
 ///
 /// The events table (`stored_events` by default) keeps SQLite's implicit `rowid`, which is the
 /// notification id: writes are serialised by SQLite's write lock, so ids follow commit order
-/// with no gaps. The tracking table (`tracking` by default) has one row per processed
-/// notification, keyed by (application name, notification id).
+/// with no gaps. The tracking table (`tracking` by default) has a row per tracking record —
+/// followers record the first and the last notification of each batch they process — keyed by
+/// (application name, notification id).
 #[derive(Debug, Clone)]
 pub struct SqliteApplicationRecorder {
     /// The events table, which the application recorder reads and writes as an aggregate

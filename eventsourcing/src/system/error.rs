@@ -2,7 +2,6 @@
 
 use crate::application::ApplicationError;
 use crate::domain::BoxError;
-use crate::persistence::PersistenceError;
 
 /// An error of the system layer: processing, or running a system.
 #[derive(Debug, thiserror::Error)]
@@ -83,16 +82,6 @@ impl SystemError {
         SystemError::Processing {
             follower: follower.to_string(),
             leader: leader.to_string(),
-            source: Box::new(source.into()),
-        }
-    }
-}
-
-impl From<(String, String, PersistenceError)> for SystemError {
-    fn from((follower, leader, source): (String, String, PersistenceError)) -> Self {
-        SystemError::Processing {
-            follower,
-            leader,
             source: Box::new(source.into()),
         }
     }

@@ -168,7 +168,10 @@ impl<P: Process<T>, T: Transcoder> Follower<P, T> {
                     .max_tracking_id(leader_name)
                     .map_err(|e| SystemError::processing(self.name(), leader_name, e))?,
             };
-            let start = position + 1;
+            // A position at the largest id has nothing after it.
+            let Some(start) = position.checked_add(1) else {
+                return Ok(processed);
+            };
             let notifications = upstream
                 .log
                 .select(start, upstream.batch_size)

@@ -236,11 +236,10 @@ impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
         let Some(first_new_version) = pending.first().map(|e| e.originator_version) else {
             return Ok(());
         };
-        let mapper = self.application.mapper();
-        self.stored.reserve(pending.len());
-        for event in pending {
-            self.stored.push(mapper.from_domain_event(event)?);
-        }
+        // All or nothing: a policy that handles an error here must not leave half of the
+        // aggregate's events to be recorded.
+        let stored = self.application.mapper().from_domain_events(pending)?;
+        self.stored.extend(stored);
         aggregate.meta_mut().pending_events.clear();
         let first_new_version = match self
             .saved

@@ -71,7 +71,7 @@ impl NotificationLogReader {
                 Err(e) => return Some(Err(e)),
                 Ok(notifications) => {
                     if notifications.len() == self.section_size {
-                        next = notifications.last().map(|n| n.id + 1);
+                        next = notifications.last().and_then(|n| n.id.checked_add(1));
                     }
                     page = notifications.into_iter();
                 }
@@ -87,7 +87,7 @@ impl NotificationLogReader {
         let mut next = Some(format!(
             "{},{}",
             start,
-            start + self.section_size as u64 - 1
+            start.saturating_add(self.section_size as u64 - 1)
         ));
         let mut page = std::vec::IntoIter::default();
         std::iter::from_fn(move || loop {

@@ -118,8 +118,9 @@ impl Wiring {
 }
 
 /// Runs a system in the threads of its callers: when a leader's `save` returns, its followers
-/// (and theirs) have processed the new events. For tests, and for programs that want
-/// processing to be synchronous.
+/// (and theirs) have processed the new events — unless another thread was processing already,
+/// in which case that thread processes them and this `save` returns at once. For tests, and
+/// for programs that want processing to be synchronous.
 ///
 /// Errors of followers, and panics of their policies, do not make the leader's `save` fail (its
 /// events are saved); they are kept, logged, and returned by [`check`](SingleThreadedRunner::check) and

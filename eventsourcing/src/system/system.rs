@@ -12,6 +12,8 @@ use crate::persistence::{PersistenceError, Transcoder};
 
 /// A leader with its types erased, as runners hold it.
 pub(crate) trait LeaderNode: Send + Sync {
+    /// The address of the leader's application object, to tell two objects of one name apart.
+    fn address(&self) -> *const ();
     fn max_notification_id(&self) -> Result<u64, PersistenceError>;
     fn add_listener(&self, listener: Listener) -> u64;
     fn remove_listener(&self, id: u64);
@@ -27,6 +29,10 @@ where
     L: AsRef<Application<T>> + Send + Sync + 'static,
     T: Transcoder,
 {
+    fn address(&self) -> *const () {
+        Arc::as_ptr(&self.application).cast()
+    }
+
     fn max_notification_id(&self) -> Result<u64, PersistenceError> {
         (*self.application)
             .as_ref()
@@ -112,18 +118,24 @@ impl System {
     {
         let leader_app: &Application<TL> = (**leader).as_ref();
         let leader_name = leader_app.name().to_string();
-        self.leaders.entry(leader_name.clone()).or_insert_with(|| {
+        let known = self.leaders.entry(leader_name.clone()).or_insert_with(|| {
             Arc::new(LeaderHandle {
                 application: Arc::clone(leader),
                 marker: std::marker::PhantomData::<fn() -> TL>,
             })
         });
+        if known.address() != Arc::as_ptr(leader).cast::<()>() {
+            self.errors.push(format!(
+                "two different applications are named {leader_name:?}: application names must be unique in a system"
+            ));
+            return self;
+        }
 
         let follower_name = (**follower).as_ref().name().to_string();
         let typed = match self.followers_typed.get(&follower_name) {
             Some(existing) => match Arc::clone(existing).downcast::<Follower<P, TP>>() {
-                Ok(typed) => typed,
-                Err(_) => {
+                Ok(typed) if Arc::ptr_eq(typed.process(), follower) => typed,
+                _ => {
                     self.errors.push(format!(
                         "two different applications are named {follower_name:?}: application names must be unique in a system"
                     ));
