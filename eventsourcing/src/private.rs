@@ -3,7 +3,8 @@
 //! so nothing in a user's scope can shadow it.
 
 use serde::de::{DeserializeOwned, Error as _};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserializer, Serialize};
+
 pub use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ pub use serde_json;
 pub use uuid;
 
 use crate::domain::{
-    Aggregate, AggregateEvent, AggregateMeta, ApplyError, BoxError, DomainError, DomainEvent,
+    Aggregate, AggregateEvent, AggregateMeta, ApplyError, BoxError, DomainError, Sealed,
 };
 
 /// An event's or aggregate's timestamp type.
@@ -24,7 +25,7 @@ pub type Timestamp = chrono::DateTime<chrono::Utc>;
 pub type StateMap = Map<String, Value>;
 
 /// An upcast function: turns stored state of version N into version N + 1, in place.
-pub type Upcaster = fn(&mut StateMap);
+pub use crate::domain::Upcaster;
 
 /// The id of a new aggregate that does not derive its id: a random (version 4) UUID.
 pub fn new_id() -> Uuid {
@@ -81,15 +82,6 @@ pub trait DeserializeField: DeserializeOwned {}
 
 impl<T: DeserializeOwned> DeserializeField for T {}
 
-/// Serialises one field of an event's stored state.
-pub fn serialize_field<S, T>(state: &mut S, key: &'static str, value: &T) -> Result<(), S::Error>
-where
-    S: serde::ser::SerializeStruct,
-    T: ?Sized + SerializeField,
-{
-    state.serialize_field(key, value)
-}
-
 /// Deserialises one field of an event's stored state (`#[serde(deserialize_with = ...)]`).
 pub fn deserialize_field<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
@@ -101,6 +93,8 @@ where
 
 /// What the `#[aggregate]` struct macro implements: access to the hidden metadata field, and the
 /// aggregate's state as a snapshot map (when the struct derives `Serialize` and `Deserialize`).
+/// The impl block's expansion implements [`Aggregate`] with it, since only the struct's
+/// expansion sees the field and the derives.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an #[aggregate] struct",
     label = "this impl block is #[aggregate], but the struct `{Self}` is not",
@@ -109,12 +103,10 @@ where
 pub trait AggregateStruct: Aggregate {
     /// The metadata field.
     fn __meta(&self) -> &AggregateMeta<Self>;
-    /// The metadata field, mutably.
-    fn __meta_mut(&mut self) -> &mut AggregateMeta<Self>;
+    /// The metadata field, mutably (only with a [`Sealed`], as `Aggregate::meta_mut`).
+    fn __meta_mut(&mut self, sealed: &Sealed) -> &mut AggregateMeta<Self>;
     /// The struct's fields as a map.
     fn __snapshot_state(&self) -> Result<StateMap, DomainError>;
-    /// The struct from a map of its fields.
-    fn __restore_state(state: StateMap) -> Result<Self, DomainError>;
     /// The struct straight from a deserializer of its fields.
     fn __deserialize_state<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
 }
@@ -126,30 +118,35 @@ pub trait AggregateStruct: Aggregate {
     note = "for Result<Self, E>, E must convert into Box<dyn std::error::Error + Send + Sync> (any error type, or String)"
 )]
 pub trait CreatedOutcome<A: Aggregate>: Sized {
-    /// Gives the new aggregate (if any) its metadata, with `event` as its only pending event.
-    fn finish(self, event: DomainEvent<A::Event>) -> Self;
-    /// The aggregate, or the body's error as an [`ApplyError`] (replay).
-    fn into_replayed(self, event: &'static str) -> Result<A, ApplyError>;
+    /// The body's outcome as [`Aggregate::construct`] returns it. When `sealed` keeps
+    /// failures, the body's own error is kept there, for [`create`] to return.
+    fn into_constructed(self, sealed: &mut Sealed, event: &'static str) -> Result<A, ApplyError>;
+    /// What the constructor returns, from what creating the aggregate returned.
+    fn from_created(created: Result<A, ApplyError>, sealed: &mut Sealed) -> Self;
 }
 
 impl<A: Aggregate> CreatedOutcome<A> for A {
-    fn finish(mut self, event: DomainEvent<A::Event>) -> Self {
-        *self.meta_mut() = AggregateMeta::created(event);
-        self
+    fn into_constructed(self, _: &mut Sealed, _: &'static str) -> Result<A, ApplyError> {
+        Ok(self)
     }
 
-    fn into_replayed(self, _event: &'static str) -> Result<A, ApplyError> {
-        Ok(self)
+    fn from_created(created: Result<A, ApplyError>, _: &mut Sealed) -> Self {
+        match created {
+            Ok(aggregate) => aggregate,
+            // `construct` only fails for another event than the created one, or a failing body;
+            // the generated constructor passes its own event to an infallible body.
+            Err(error) => unreachable_failure(&error),
+        }
     }
 }
 
-impl<A: Aggregate, E: Into<BoxError>> CreatedOutcome<A> for Result<A, E> {
-    fn finish(self, event: DomainEvent<A::Event>) -> Self {
-        self.map(|aggregate| aggregate.finish(event))
+impl<A: Aggregate, E: Into<BoxError> + 'static> CreatedOutcome<A> for Result<A, E> {
+    fn into_constructed(self, sealed: &mut Sealed, event: &'static str) -> Result<A, ApplyError> {
+        self.map_err(|error| failed::<A, E>(sealed, event, error))
     }
 
-    fn into_replayed(self, event: &'static str) -> Result<A, ApplyError> {
-        self.map_err(|e| body_failed::<A>(event, e.into()))
+    fn from_created(created: Result<A, ApplyError>, sealed: &mut Sealed) -> Self {
+        created.map_err(|error| kept_failure(sealed, &error))
     }
 }
 
@@ -159,194 +156,177 @@ impl<A: Aggregate, E: Into<BoxError>> CreatedOutcome<A> for Result<A, E> {
     label = "return `()` or `Result<(), E>` here",
     note = "for Result<(), E>, E must convert into Box<dyn std::error::Error + Send + Sync> (any error type, or String)"
 )]
-pub trait EventOutcome {
-    /// Whether the body succeeded, so that the event is recorded.
-    fn succeeded(&self) -> bool;
-    /// The body's error as an [`ApplyError`] (replay).
-    fn into_replayed<A: Aggregate>(self, event: &'static str) -> Result<(), ApplyError>;
+pub trait EventOutcome: Sized {
+    /// Whether the body failed (so that the aggregate is restored).
+    fn failed(&self) -> bool;
+    /// The body's outcome as [`Aggregate::apply`] returns it. When `sealed` keeps failures,
+    /// the body's own error is kept there, for [`trigger`] to return.
+    fn into_applied<A: Aggregate>(
+        self,
+        sealed: &mut Sealed,
+        event: &'static str,
+    ) -> Result<(), ApplyError>;
+    /// What the event method returns, from what triggering the event returned.
+    fn from_triggered(triggered: Result<(), ApplyError>, sealed: &mut Sealed) -> Self;
 }
 
 impl EventOutcome for () {
-    fn succeeded(&self) -> bool {
-        true
+    fn failed(&self) -> bool {
+        false
     }
 
-    fn into_replayed<A: Aggregate>(self, _event: &'static str) -> Result<(), ApplyError> {
+    fn into_applied<A: Aggregate>(self, _: &mut Sealed, _: &'static str) -> Result<(), ApplyError> {
         Ok(())
     }
-}
 
-impl<E: Into<BoxError>> EventOutcome for Result<(), E> {
-    fn succeeded(&self) -> bool {
-        self.is_ok()
-    }
-
-    fn into_replayed<A: Aggregate>(self, event: &'static str) -> Result<(), ApplyError> {
-        self.map_err(|e| body_failed::<A>(event, e.into()))
+    fn from_triggered(triggered: Result<(), ApplyError>, _: &mut Sealed) -> Self {
+        if let Err(error) = triggered {
+            // `apply` only fails for the created event, or a failing body; the generated method
+            // passes its own event to an infallible body.
+            unreachable_failure(&error)
+        }
     }
 }
 
-fn body_failed<A: Aggregate>(event: &'static str, source: BoxError) -> ApplyError {
-    ApplyError::Body {
-        type_name: A::NAME,
-        event,
-        source,
+impl<E: Into<BoxError> + 'static> EventOutcome for Result<(), E> {
+    fn failed(&self) -> bool {
+        self.is_err()
+    }
+
+    fn into_applied<A: Aggregate>(
+        self,
+        sealed: &mut Sealed,
+        event: &'static str,
+    ) -> Result<(), ApplyError> {
+        self.map_err(|error| failed::<A, E>(sealed, event, error))
+    }
+
+    fn from_triggered(triggered: Result<(), ApplyError>, sealed: &mut Sealed) -> Self {
+        triggered.map_err(|error| kept_failure(sealed, &error))
     }
 }
 
-/// Creates an aggregate: builds its created event, runs the constructor body, and records the
-/// event as pending if the body succeeded.
-pub fn create<A, R>(id: Uuid, payload: A::Event, body: impl FnOnce() -> R) -> R
+/// A body's error as `construct` or `apply` returns it: kept as it is in `sealed` when the
+/// generated method that triggered the event is waiting for it, boxed otherwise (a replay, or
+/// `Aggregate::trigger_event` called directly).
+fn failed<A: Aggregate, E: Into<BoxError> + 'static>(
+    sealed: &mut Sealed,
+    event: &'static str,
+    error: E,
+) -> ApplyError {
+    if sealed.keep_failure {
+        sealed.keep(Box::new(error));
+        ApplyError::body::<A>(event, "the error was returned by the event's method")
+    } else {
+        ApplyError::body::<A>(event, error)
+    }
+}
+
+/// The body's error kept by [`failed`].
+fn kept_failure<E: 'static>(sealed: &mut Sealed, error: &ApplyError) -> E {
+    match sealed.failure.take().map(|failure| failure.downcast::<E>()) {
+        Some(Ok(kept)) => *kept,
+        // Only the generated methods, which pass their own event, read a kept failure.
+        _ => unreachable_failure(error),
+    }
+}
+
+/// A failure the generated code rules out. It panics, as `unreachable!` does: reaching it is a
+/// bug in this crate (or a hand-made call of this hidden module), never a condition of the data.
+#[cold]
+fn unreachable_failure(error: &ApplyError) -> ! {
+    panic!(
+        "eventsourcing: an event method's own event failed to apply in a way its generated code \
+         rules out ({error}); please report this as a bug"
+    )
+}
+
+/// Creates an aggregate: builds its created event's state with [`Aggregate::construct`] and
+/// records the event as pending. The `#[created]` constructor's code.
+pub fn create<A, R>(id: Uuid, event: A::Event) -> R
 where
     A: Aggregate,
     R: CreatedOutcome<A>,
 {
-    let event = DomainEvent {
-        originator_id: id,
-        originator_version: A::INITIAL_VERSION,
-        timestamp: chrono::Utc::now(),
-        payload,
-    };
-    body().finish(event)
+    let mut sealed = Sealed::keeping_failure();
+    let created = crate::domain::aggregate::create(id, event, &mut sealed);
+    R::from_created(created, &mut sealed)
 }
 
-/// Triggers a subsequent event: runs the method body on the aggregate and, if it succeeded,
-/// records the event (next version, new timestamp) as pending. If the body fails, nothing is
-/// recorded and the version does not move.
-pub fn trigger<A, R>(aggregate: &mut A, payload: A::Event, body: impl FnOnce(&mut A) -> R) -> R
+/// Triggers a subsequent event: applies it with [`Aggregate::apply`] and, if that succeeded,
+/// records it (next version, new timestamp) as pending. If the body fails, nothing is recorded,
+/// the version does not move, and the aggregate is as it was. The `#[event]` methods' code.
+pub fn trigger<A, R>(aggregate: &mut A, event: A::Event) -> R
 where
     A: Aggregate,
     R: EventOutcome,
 {
-    if aggregate.meta().applying {
-        // Called from another event's body (or a constructor's): part of that event.
-        return body(aggregate);
-    }
-    let (originator_id, originator_version, timestamp) = aggregate.meta().next_event();
-    aggregate.meta_mut().applying = true;
-    let outcome = body(aggregate);
-    aggregate.meta_mut().applying = false;
-    if outcome.succeeded() {
-        aggregate.meta_mut().record(DomainEvent {
-            originator_id,
-            originator_version,
-            timestamp,
-            payload,
-        });
-    }
-    outcome
+    let mut sealed = Sealed::keeping_failure();
+    let triggered = crate::domain::aggregate::trigger(aggregate, event, &mut sealed);
+    R::from_triggered(triggered, &mut sealed)
 }
 
-/// The result of replaying a created event's body.
+/// The outcome of a created event's body, as `construct` returns it.
 pub fn constructed<A: Aggregate, R: CreatedOutcome<A>>(
+    sealed: &mut Sealed,
     event: &'static str,
     outcome: R,
 ) -> Result<A, ApplyError> {
-    outcome.into_replayed(event)
+    outcome.into_constructed(sealed, event)
 }
 
-/// The result of replaying a subsequent event's body.
+/// The outcome of an infallible event body, as `apply` returns it.
 pub fn applied<A: Aggregate, R: EventOutcome>(
+    sealed: &mut Sealed,
     event: &'static str,
     outcome: R,
 ) -> Result<(), ApplyError> {
-    outcome.into_replayed::<A>(event)
+    outcome.into_applied::<A>(sealed, event)
 }
 
-/// The error for a sequence that does not start with the created event.
-pub fn not_created_event<A: Aggregate>(event: &'static str) -> ApplyError {
-    ApplyError::NotCreatedEvent {
-        type_name: A::NAME,
-        event,
-    }
-}
+/// What an aggregate with an `#[event]` method that can fail must be: `Clone`, so that a
+/// failed call leaves it as it was. (Implemented for every such type; it exists for its
+/// message.)
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement Clone, because this #[event] method can fail",
+    label = "when this method's body returns Err, the aggregate is put back as it was",
+    note = "a failed event must leave no trace, so the aggregate is copied before a body that can \
+            fail runs: add #[derive(Clone)] to `{Self}` (the cost is one clone per call), or make \
+            the #[event] method infallible and check in a plain method that calls it"
+)]
+pub trait RestoreOnError: Aggregate + Clone {}
 
-/// The error for a created event applied to an existing aggregate.
-pub fn created_event_on_existing<A: Aggregate>(event: &'static str) -> ApplyError {
-    ApplyError::CreatedEventOnExisting {
-        type_name: A::NAME,
-        event,
-    }
-}
+impl<A: Aggregate + Clone> RestoreOnError for A {}
 
-/// Deserialises an event's stored state; state stored by an older version of the event is
-/// upcast first (one step at a time, through [`serde_json::Value`]).
-pub fn deserialize_state<'de, T, D>(
-    deserializer: D,
+/// Runs an event body that can fail and gives its outcome as `apply` returns it; if it fails,
+/// the aggregate is restored as it was (see [`Sealed::restore_on_error`]).
+pub fn applied_restoring<A, R>(
+    aggregate: &mut A,
+    sealed: &mut Sealed,
     event: &'static str,
-    class_version: u32,
-    upcasters: &[Upcaster],
-) -> Result<T, D::Error>
+    body: impl FnOnce(&mut A) -> R,
+) -> Result<(), ApplyError>
 where
-    T: DeserializeOwned,
-    D: Deserializer<'de>,
+    A: RestoreOnError,
+    R: EventOutcome,
 {
-    if class_version <= 1 {
-        return T::deserialize(deserializer);
-    }
-    let mut state = StateMap::deserialize(deserializer)?;
-    let stored_version = match state.remove("class_version") {
-        None => 1,
-        Some(value) => value
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .filter(|&v| v >= 1)
-            .ok_or_else(|| D::Error::custom(format!("{event}: invalid class_version {value}")))?,
-    };
-    // State stored by a newer version of the event is decoded as it is, as the reference
-    // does: fields this version does not know are ignored.
-    for version in stored_version..class_version {
-        let upcast = upcasters.get(version as usize - 1).ok_or_else(|| {
-            D::Error::custom(format!("{event}: no upcast from version {version}"))
-        })?;
-        upcast(&mut state);
-    }
-    T::deserialize(Value::Object(state)).map_err(D::Error::custom)
+    let outcome = sealed.restoring(aggregate, body, R::failed);
+    outcome.into_applied::<A>(sealed, event)
 }
 
-/// The error for a topic the event enum does not know.
-pub fn unknown_topic<E: serde::de::Error>(aggregate: &'static str, topic: &str) -> E {
-    E::custom(format!("topic {topic:?} is not an event of {aggregate}"))
-}
-
-/// Runs the aggregate's snapshot upcast function from `from_version`.
-pub fn upcast_state<A: Aggregate>(
-    from_version: u32,
-    state: &mut StateMap,
-    upcasters: &[Upcaster],
-) -> Result<(), DomainError> {
-    let upcast = from_version
-        .checked_sub(1)
-        .and_then(|i| upcasters.get(i as usize))
-        .ok_or(DomainError::MissingUpcaster {
-            type_name: A::NAME,
-            from_version,
-        })?;
-    upcast(state);
-    Ok(())
+/// Serialises one field of an event's variant, with a message that says what a field type
+/// lacks.
+pub fn serialize_field<V, T>(variant: &mut V, key: &'static str, value: &T) -> Result<(), V::Error>
+where
+    V: serde::ser::SerializeStructVariant,
+    T: ?Sized + SerializeField,
+{
+    variant.serialize_field(key, value)
 }
 
 /// The aggregate's fields as a map, through its `Serialize` implementation.
 pub fn snapshot_state<A: Aggregate + Serialize>(aggregate: &A) -> Result<StateMap, DomainError> {
-    match serde_json::to_value(aggregate) {
-        Ok(Value::Object(state)) => Ok(state),
-        Ok(other) => Err(DomainError::SnapshotState {
-            type_name: A::NAME,
-            message: format!("serialised to {other}, not a map"),
-        }),
-        Err(e) => Err(DomainError::SnapshotState {
-            type_name: A::NAME,
-            message: e.to_string(),
-        }),
-    }
-}
-
-/// The aggregate from a map of its fields, through its `Deserialize` implementation.
-pub fn restore_state<A: Aggregate + DeserializeOwned>(state: StateMap) -> Result<A, DomainError> {
-    serde_json::from_value(Value::Object(state)).map_err(|e| DomainError::SnapshotState {
-        type_name: A::NAME,
-        message: e.to_string(),
-    })
+    crate::domain::Snapshot::state_of(aggregate)
 }
 
 /// The error for snapshotting an aggregate that does not derive `Serialize` and `Deserialize`.
@@ -364,24 +344,10 @@ pub fn snapshots_not_supported(type_name: &'static str) -> DomainError {
 pub enum FallbackEvent {}
 
 impl AggregateEvent for FallbackEvent {
-    fn name(&self) -> &'static str {
-        match *self {}
-    }
+    const TYPES: &'static [crate::domain::EventType] = &[];
 
-    fn topic(&self) -> &'static str {
+    fn event_type(&self) -> &'static crate::domain::EventType {
         match *self {}
-    }
-
-    fn class_version(&self) -> u32 {
-        match *self {}
-    }
-
-    fn is_created(&self) -> bool {
-        match *self {}
-    }
-
-    fn topics() -> &'static [&'static str] {
-        &[]
     }
 
     fn serialize_state<S: serde::Serializer>(
@@ -396,7 +362,9 @@ impl AggregateEvent for FallbackEvent {
         topic: &str,
         _deserializer: D,
     ) -> Result<(Timestamp, Self), D::Error> {
-        Err(unknown_topic("an aggregate that failed to compile", topic))
+        Err(D::Error::custom(format!(
+            "topic {topic:?} is not an event of an aggregate that failed to compile"
+        )))
     }
 }
 
@@ -424,31 +392,6 @@ impl<T: Clone> DeriveProbe<T> {
 impl<T: DeserializeOwned> DeriveProbe<T> {
     /// `T` implements `Deserialize`.
     pub const DESERIALIZE: bool = true;
-}
-
-/// Event timestamps as stored (see `domain::timestamp`), for `#[serde(with = "...")]`.
-pub mod timestamp {
-    use serde::{Deserializer, Serializer};
-
-    use super::Timestamp;
-
-    /// Serialises a timestamp as RFC 3339 text.
-    pub fn serialize<S: Serializer>(
-        timestamp: &Timestamp,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        crate::domain::timestamp::serialize(timestamp, serializer)
-    }
-
-    /// Deserialises a timestamp from RFC 3339 text.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
-        crate::domain::timestamp::deserialize(deserializer)
-    }
-}
-
-/// A timestamp that serialises as stored.
-pub fn stored_timestamp(timestamp: &Timestamp) -> impl Serialize + '_ {
-    crate::domain::timestamp::StoredTimestamp(timestamp)
 }
 
 /// The error for deserialising the state of an aggregate that does not derive `Deserialize`.

@@ -247,7 +247,7 @@ fn f06_to_f08_created_event_named_started() {
     );
     // Started is the only created event: no "Created" is defined beside it.
     assert_eq!(
-        <MyAggregateEvent as AggregateEvent>::topics(),
+        <MyAggregateEvent as AggregateEvent>::topics().collect::<Vec<_>>(),
         ["domain_declarative::f06:MyAggregate.Started"]
     );
     let copy = MyAggregate::from_events(events).unwrap();

@@ -148,7 +148,7 @@ fn every_version_has_the_same_topics() {
         CREATED_TOPIC
     );
     assert_eq!(
-        <v4::MyAggregateEvent as AggregateEvent>::topics(),
+        <v4::MyAggregateEvent as AggregateEvent>::topics().collect::<Vec<_>>(),
         [CREATED_TOPIC, "myagg:MyAggregate.DUpdated"]
     );
 }

@@ -1,6 +1,8 @@
 //! `#[aggregate]` on an impl block: each `#[created]`/`#[event]` method becomes a public method
-//! that records its event and a hidden `__{method}_body` that applies it; then the event enum
-//! and the `Aggregate` impl.
+//! that builds its event and records it through `Aggregate::construct`/`apply` (what
+//! `Aggregate::create_aggregate` and `trigger_event` do, with the body's own error type), and a
+//! hidden `__{method}_body` that `construct`/`apply` run; then the event enum and the
+//! `Aggregate` impl.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -132,14 +134,21 @@ fn argument_idents(method: &ImplItemFn) -> Vec<Ident> {
         .collect()
 }
 
-/// The event payload built from the method's arguments (cloned: the body consumes them).
+/// The event payload built from the method's arguments, which it takes: the body gets them
+/// back from the event, through `apply`.
 fn payload(event: &Event, enum_ident: &Ident) -> TokenStream {
     let variant = &event.variant;
-    let fields = event.fields.iter().map(|field| {
-        let ident = &field.ident;
-        quote_spanned!(field.ty.span()=> #ident: ::core::clone::Clone::clone(&#ident))
-    });
+    let fields = event.fields.iter().map(|field| &field.ident);
     quote!(#enum_ident::#variant { #(#fields),* })
+}
+
+/// Whether an event method's body can fail (it returns something, which can only be a
+/// `Result`), so that `apply` must restore the aggregate when it does.
+fn can_fail(method: &ImplItemFn) -> bool {
+    match &method.sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => !matches!(&**ty, syn::Type::Tuple(t) if t.elems.is_empty()),
+    }
 }
 
 /// The hidden body method: the user's method under another name, unchanged.
@@ -173,8 +182,6 @@ fn created_methods(
     let attrs = &method.attrs;
     let vis = &method.vis;
     let sig = public_signature(method);
-    let body = body_ident(event);
-    let args = argument_idents(method);
     let payload = payload(event, enum_ident);
 
     // The id goes through `AggregateId`, whose message says it must be a Uuid, at the type
@@ -201,19 +208,9 @@ fn created_methods(
 
     // A wrong return type is reported at the return type.
     let span = return_span(method);
-    let (krate_at, body) = (respan(krate, span), respan(&body.to_token_stream(), span));
-    // A closure without arguments would be a "redundant closure" in the user's crate.
-    let body_call = if args.is_empty() {
-        quote_spanned!(span=> Self::#body)
-    } else {
-        quote_spanned!(span=> move || Self::#body(#(#args),*))
-    };
+    let krate_at = respan(krate, span);
     let create = quote_spanned! {span=>
-        #krate_at::__private::create::<Self, _>(
-            __originator_id,
-            #payload,
-            #body_call,
-        )
+        #krate_at::__private::create::<Self, _>(__originator_id, #payload)
     };
     let public: ImplItemFn = parse_quote! {
         #(#attrs)*
@@ -248,18 +245,12 @@ fn event_methods(krate: &TokenStream, event: &Event, enum_ident: &Ident) -> Vec<
     let attrs = &method.attrs;
     let vis = &method.vis;
     let sig = public_signature(method);
-    let body = body_ident(event);
-    let args = argument_idents(method);
     let payload = payload(event, enum_ident);
 
     let span = return_span(method);
-    let (krate, body) = (respan(krate, span), respan(&body.to_token_stream(), span));
+    let krate = respan(krate, span);
     let trigger = quote_spanned! {span=>
-        #krate::__private::trigger(
-            self,
-            #payload,
-            move |__aggregate: &mut Self| __aggregate.#body(#(#args),*),
-        )
+        #krate::__private::trigger(self, #payload)
     };
     let public: ImplItemFn = parse_quote! {
         #(#attrs)*
@@ -341,18 +332,11 @@ fn aggregate_trait_impl(
         let upcasters = upcaster_paths(model, &model.upcast);
         quote! {
             const CLASS_VERSION: u32 = #version;
-
-            fn upcast_state(
-                from_version: u32,
-                state: &mut #krate::__private::StateMap,
-            ) -> ::core::result::Result<(), #krate::domain::DomainError> {
-                let upcasters: &[#krate::__private::Upcaster] = &[#(#upcasters),*];
-                #krate::__private::upcast_state::<Self>(from_version, state, upcasters)
-            }
+            const UPCASTERS: &'static [#krate::domain::Upcaster] = &[#(#upcasters),*];
         }
     });
 
-    // Replaying the created event runs the constructor body again.
+    // Building from the created event runs the constructor body.
     let created = &model.created;
     let created_variant = &created.variant;
     let created_name = created_variant.to_string();
@@ -377,12 +361,14 @@ fn aggregate_trait_impl(
     );
     let constructed = quote_spanned! {span=>
         #krate_at::__private::constructed::<Self, _>(
+            __sealed,
             #created_name,
             Self::#body_at(#(#created_args),*),
         )
     };
 
-    // Replaying a subsequent event runs its method body again.
+    // Applying a subsequent event runs its method's body; a body that can fail runs on an
+    // aggregate that is restored if it does.
     let apply_arms = model.events.iter().map(|event| {
         let variant = &event.variant;
         let name = variant.to_string();
@@ -391,8 +377,19 @@ fn aggregate_trait_impl(
         let args = argument_idents(&event.method);
         let span = return_span(&event.method);
         let (krate, body) = (respan(krate, span), respan(&body.to_token_stream(), span));
-        let applied = quote_spanned! {span=>
-            #krate::__private::applied::<Self, _>(#name, self.#body(#(#args),*))
+        let applied = if can_fail(&event.method) {
+            quote_spanned! {span=>
+                #krate::__private::applied_restoring(
+                    self,
+                    __sealed,
+                    #name,
+                    move |__aggregate: &mut Self| __aggregate.#body(#(#args),*),
+                )
+            }
+        } else {
+            quote_spanned! {span=>
+                #krate::__private::applied::<Self, _>(__sealed, #name, self.#body(#(#args),*))
+            }
         };
         quote! {
             #enum_ident::#variant { #(#fields),* } => #applied,
@@ -412,30 +409,35 @@ fn aggregate_trait_impl(
                 #krate::__private::AggregateStruct::__meta(self)
             }
 
-            fn meta_mut(&mut self) -> &mut #krate::domain::AggregateMeta<Self> {
-                #krate::__private::AggregateStruct::__meta_mut(self)
+            fn meta_mut(
+                &mut self,
+                sealed: &#krate::domain::Sealed,
+            ) -> &mut #krate::domain::AggregateMeta<Self> {
+                #krate::__private::AggregateStruct::__meta_mut(self, sealed)
             }
 
             #[allow(unreachable_patterns, unused_variables)]
             fn construct(
                 __originator_id: #krate::__private::uuid::Uuid,
                 event: #enum_ident,
+                __sealed: &mut #krate::domain::Sealed,
             ) -> ::core::result::Result<Self, #krate::domain::ApplyError> {
                 match event {
                     #enum_ident::#created_variant { #(#created_fields),* } => #constructed,
-                    other => ::core::result::Result::Err(#krate::__private::not_created_event::<Self>(
-                        #krate::domain::AggregateEvent::name(&other),
-                    )),
+                    other => ::core::result::Result::Err(
+                        #krate::domain::ApplyError::not_created::<Self>(&other),
+                    ),
                 }
             }
 
             fn apply(
                 &mut self,
                 event: #enum_ident,
+                __sealed: &mut #krate::domain::Sealed,
             ) -> ::core::result::Result<(), #krate::domain::ApplyError> {
                 match event {
-                    #enum_ident::#created_variant { .. } => ::core::result::Result::Err(
-                        #krate::__private::created_event_on_existing::<Self>(#created_name),
+                    __created @ #enum_ident::#created_variant { .. } => ::core::result::Result::Err(
+                        #krate::domain::ApplyError::created_on_existing::<Self>(&__created),
                     ),
                     #(#apply_arms)*
                 }
@@ -445,12 +447,6 @@ fn aggregate_trait_impl(
                 &self,
             ) -> ::core::result::Result<#krate::__private::StateMap, #krate::domain::DomainError> {
                 #krate::__private::AggregateStruct::__snapshot_state(self)
-            }
-
-            fn restore_state(
-                state: #krate::__private::StateMap,
-            ) -> ::core::result::Result<Self, #krate::domain::DomainError> {
-                <Self as #krate::__private::AggregateStruct>::__restore_state(state)
             }
 
             fn deserialize_state<'de, D: #krate::__private::serde::Deserializer<'de>>(

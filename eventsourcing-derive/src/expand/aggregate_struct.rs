@@ -62,6 +62,12 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
     let derives_serialize = derives(&item.attrs, "Serialize");
     let derives_deserialize = derives(&item.attrs, "Deserialize");
     let uses_serde = derives_serialize || derives_deserialize;
+    if uses_serde {
+        check_snapshot_keys(named, &mut errors);
+    }
+    // `Debug` shows the user's fields and a short line for the metadata, so the derive is
+    // replaced by an impl that does that.
+    let debug = remove_derive(&mut item.attrs, "Debug").then(|| debug_impl(&item.ident, named));
 
     let ident = &item.ident;
     let meta_field = syn::Ident::new(META_FIELD, ident.span());
@@ -82,14 +88,6 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
     } else {
         quote!(::core::result::Result::Err(#krate::__private::snapshots_not_supported(#name)))
     };
-    let restore_state = if derives_deserialize {
-        quote!(#krate::__private::restore_state(state))
-    } else {
-        quote! {{
-            let _ = state;
-            ::core::result::Result::Err(#krate::__private::snapshots_not_supported(#name))
-        }}
-    };
     let deserialize_state = if derives_deserialize {
         quote!(<Self as #krate::__private::serde::Deserialize>::deserialize(deserializer))
     } else {
@@ -107,13 +105,18 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
 
         #item
 
+        #debug
+
         const _: () = {
             impl #krate::__private::AggregateStruct for #ident {
                 fn __meta(&self) -> &#krate::domain::AggregateMeta<Self> {
                     &self.#meta_field
                 }
 
-                fn __meta_mut(&mut self) -> &mut #krate::domain::AggregateMeta<Self> {
+                fn __meta_mut(
+                    &mut self,
+                    _sealed: &#krate::domain::Sealed,
+                ) -> &mut #krate::domain::AggregateMeta<Self> {
                     &mut self.#meta_field
                 }
 
@@ -121,12 +124,6 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
                     &self,
                 ) -> ::core::result::Result<#krate::__private::StateMap, #krate::domain::DomainError> {
                     #snapshot_state
-                }
-
-                fn __restore_state(
-                    state: #krate::__private::StateMap,
-                ) -> ::core::result::Result<Self, #krate::domain::DomainError> {
-                    #restore_state
                 }
 
                 fn __deserialize_state<'de, D: #krate::__private::serde::Deserializer<'de>>(
@@ -240,4 +237,121 @@ fn has_serde_crate(attrs: &[Attribute]) -> bool {
             });
             found
         })
+}
+
+/// Refuses fields whose serialised name is one of the snapshot metadata keys: the snapshot
+/// state holds the fields and those keys side by side, so such a snapshot could not be
+/// restored.
+fn check_snapshot_keys(named: &syn::FieldsNamed, errors: &mut Errors) {
+    for field in &named.named {
+        let Some(ident) = &field.ident else { continue };
+        let (name, span) = match serde_rename(&field.attrs) {
+            Some(rename) => (rename.value(), rename.span()),
+            None => (syn::ext::IdentExt::unraw(ident).to_string(), ident.span()),
+        };
+        if SNAPSHOT_KEYS.contains(&name.as_str()) {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`{name}` is a key of the aggregate's snapshots, which hold its fields beside \
+                     `_created_on`, `_modified_on` and `class_version`: rename this field, or \
+                     keep its name and store it under another with #[serde(rename = \"...\")]"
+                ),
+            ));
+        }
+    }
+}
+
+/// The keys of a snapshot's state besides the aggregate's fields (`domain::snapshot`).
+const SNAPSHOT_KEYS: &[&str] = &["_created_on", "_modified_on", "class_version"];
+
+/// The name given with `#[serde(rename = "...")]` (or `rename(serialize = "...")`), if any.
+fn serde_rename(attrs: &[Attribute]) -> Option<syn::LitStr> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                if meta.input.peek(Token![=]) {
+                    found = Some(meta.value()?.parse::<syn::LitStr>()?);
+                } else {
+                    meta.parse_nested_meta(|inner| {
+                        let value: syn::LitStr = inner.value()?.parse()?;
+                        if inner.path.is_ident("serialize") {
+                            found = Some(value);
+                        }
+                        Ok(())
+                    })?;
+                }
+            } else if meta.input.peek(Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.parse_nested_meta(|inner| {
+                    if inner.input.peek(Token![=]) {
+                        let _: syn::Expr = inner.value()?.parse()?;
+                    }
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        });
+    }
+    found
+}
+
+/// Removes `name` from the struct's `#[derive(...)]` lists; whether it was there.
+fn remove_derive(attrs: &mut Vec<Attribute>, name: &str) -> bool {
+    let mut removed = false;
+    attrs.retain_mut(|attr| {
+        if !is_derive(attr) {
+            return true;
+        }
+        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+        else {
+            return true;
+        };
+        let kept: Punctuated<Path, Token![,]> = paths
+            .into_iter()
+            .filter(|path| {
+                let is_it = path.segments.last().is_some_and(|s| s.ident == name);
+                removed |= is_it;
+                !is_it
+            })
+            .collect();
+        if kept.is_empty() {
+            return false;
+        }
+        let path = attr.path().clone();
+        *attr = parse_quote!(#[#path(#kept)]);
+        true
+    });
+    removed
+}
+
+/// `Debug` as derived, but for the metadata field: the user's fields, then `aggregate` with the
+/// metadata's one-line summary (id, version, number of pending events).
+fn debug_impl(ident: &syn::Ident, named: &syn::FieldsNamed) -> TokenStream {
+    let name = ident.to_string();
+    let fields = named
+        .named
+        .iter()
+        .filter(|field| field.ident.as_ref().is_some_and(|i| i != META_FIELD))
+        .map(|field| {
+            let cfgs = field.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+            let field_ident = &field.ident;
+            let label = field_ident
+                .as_ref()
+                .map(|i| syn::ext::IdentExt::unraw(i).to_string());
+            quote!(#(#cfgs)* debug.field(#label, &self.#field_ident);)
+        });
+    let meta_field = syn::Ident::new(META_FIELD, ident.span());
+    quote! {
+        impl ::core::fmt::Debug for #ident {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                let mut debug = f.debug_struct(#name);
+                #(#fields)*
+                debug.field("aggregate", &self.#meta_field);
+                debug.finish()
+            }
+        }
+    }
 }

@@ -73,19 +73,16 @@ pub(crate) fn stand_in_aggregate_struct(krate: &TokenStream, ident: &Ident) -> T
                     ::core::unreachable!()
                 }
 
-                fn __meta_mut(&mut self) -> &mut #krate::domain::AggregateMeta<Self> {
+                fn __meta_mut(
+                    &mut self,
+                    _sealed: &#krate::domain::Sealed,
+                ) -> &mut #krate::domain::AggregateMeta<Self> {
                     ::core::unreachable!()
                 }
 
                 fn __snapshot_state(
                     &self,
                 ) -> ::core::result::Result<#krate::__private::StateMap, #krate::domain::DomainError> {
-                    ::core::unreachable!()
-                }
-
-                fn __restore_state(
-                    _state: #krate::__private::StateMap,
-                ) -> ::core::result::Result<Self, #krate::domain::DomainError> {
                     ::core::unreachable!()
                 }
 
@@ -117,13 +114,17 @@ fn stand_in_aggregate(krate: &TokenStream, ident: &Ident) -> TokenStream {
                     ::core::unreachable!()
                 }
 
-                fn meta_mut(&mut self) -> &mut #krate::domain::AggregateMeta<Self> {
+                fn meta_mut(
+                    &mut self,
+                    _sealed: &#krate::domain::Sealed,
+                ) -> &mut #krate::domain::AggregateMeta<Self> {
                     ::core::unreachable!()
                 }
 
                 fn construct(
                     _id: #krate::__private::uuid::Uuid,
                     event: #krate::__private::FallbackEvent,
+                    _sealed: &mut #krate::domain::Sealed,
                 ) -> ::core::result::Result<Self, #krate::domain::ApplyError> {
                     match event {}
                 }
@@ -131,20 +132,9 @@ fn stand_in_aggregate(krate: &TokenStream, ident: &Ident) -> TokenStream {
                 fn apply(
                     &mut self,
                     event: #krate::__private::FallbackEvent,
+                    _sealed: &mut #krate::domain::Sealed,
                 ) -> ::core::result::Result<(), #krate::domain::ApplyError> {
                     match event {}
-                }
-
-                fn snapshot_state(
-                    &self,
-                ) -> ::core::result::Result<#krate::__private::StateMap, #krate::domain::DomainError> {
-                    ::core::unreachable!()
-                }
-
-                fn restore_state(
-                    _state: #krate::__private::StateMap,
-                ) -> ::core::result::Result<Self, #krate::domain::DomainError> {
-                    ::core::unreachable!()
                 }
             }
         };

@@ -313,7 +313,7 @@ fn after_saved<A: Aggregate, T: Transcoder>(aggregate: &mut A, application: &App
     else {
         return;
     };
-    aggregate.meta_mut().pending_events.clear();
+    aggregate.collect_events();
     application.snapshot_after_save(aggregate, first);
 }
 

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::{ApplyError, DomainError, VersionError};
-use super::event::{AggregateEvent, DomainEvent};
+use super::event::{AggregateEvent, DomainEvent, Upcaster};
+use super::sealed::Sealed;
 use super::snapshot::Snapshot;
 use super::timestamp::next_timestamp;
 
@@ -61,7 +62,8 @@ use super::timestamp::next_timestamp;
     message = "`{Self}` is not an aggregate",
     label = "`{Self}` has no #[aggregate] impl block",
     note = "mark the struct `{Self}` and its impl block with #[aggregate], and give the impl block \
-            a #[created] constructor"
+            a #[created] constructor (or implement Aggregate by hand: see \"Aggregates by hand\" \
+            in the crate docs)"
 )]
 pub trait Aggregate: Sized + 'static {
     /// The aggregate's event enum (generated: `DogEvent` for `Dog`).
@@ -81,47 +83,55 @@ pub trait Aggregate: Sized + 'static {
     /// can be upcast (1 unless `#[aggregate(version = N)]`).
     const CLASS_VERSION: u32 = 1;
 
-    /// The aggregate's metadata (generated).
+    /// The functions that upcast a snapshot's state from older class versions: the first takes
+    /// state of version 1 to 2, and so on (`#[aggregate(version = N, upcast = [...])]`).
+    const UPCASTERS: &'static [Upcaster] = &[];
+
+    /// The aggregate's metadata: a field of type [`AggregateMeta`] (`#[aggregate]` adds a
+    /// hidden one).
     fn meta(&self) -> &AggregateMeta<Self>;
 
-    /// The aggregate's metadata, mutably (generated).
-    fn meta_mut(&mut self) -> &mut AggregateMeta<Self>;
+    /// The aggregate's metadata, mutably. Only this crate can call it (see [`Sealed`]): the
+    /// metadata changes only as events are recorded, replayed or restored.
+    fn meta_mut(&mut self, sealed: &Sealed) -> &mut AggregateMeta<Self>;
 
-    /// Builds the aggregate's state from its created event by running the `#[created]` body
-    /// (generated). Fails when `event` is not the created event or the body fails.
-    fn construct(id: Uuid, event: Self::Event) -> Result<Self, ApplyError>;
+    /// Builds the aggregate's state from its created event (generated: runs the `#[created]`
+    /// body). The metadata may be anything, such as [`AggregateMeta::new`]: it is set from the
+    /// event afterwards. Fails with [`ApplyError::not_created`] when `event` is not the created
+    /// event, or with the body's error. Only this crate can call it (see [`Sealed`]).
+    fn construct(id: Uuid, event: Self::Event, sealed: &mut Sealed) -> Result<Self, ApplyError>;
 
-    /// Applies a subsequent event by running its method's body (generated). Fails when `event`
-    /// is the created event or the body fails.
-    fn apply(&mut self, event: Self::Event) -> Result<(), ApplyError>;
+    /// Changes the aggregate's state as a subsequent event says (generated: runs the event
+    /// method's body). Fails with [`ApplyError::created_on_existing`] when `event` is the created
+    /// event, or with the body's error; when it fails, it must leave the aggregate unchanged
+    /// (check before changing anything, or use [`Sealed::restore_on_error`]), except while
+    /// [replaying](Sealed::is_replaying), when the aggregate is discarded. Only this crate can
+    /// call it (see [`Sealed`]): use [`trigger_event`](Aggregate::trigger_event) to record an
+    /// event.
+    fn apply(&mut self, event: Self::Event, sealed: &mut Sealed) -> Result<(), ApplyError>;
 
-    /// The aggregate's state for a snapshot: its fields as a map (generated; needs the struct to
-    /// derive `Serialize`).
-    fn snapshot_state(&self) -> Result<Map<String, Value>, DomainError>;
+    /// The aggregate's state for a snapshot: its fields as a map (generated when the struct
+    /// derives `Serialize`; by hand, [`Snapshot::state_of`]). By default, snapshots are not
+    /// supported.
+    fn snapshot_state(&self) -> Result<Map<String, Value>, DomainError> {
+        Err(DomainError::SnapshotsNotSupported {
+            type_name: Self::NAME,
+        })
+    }
 
-    /// Rebuilds the aggregate's state from a snapshot's (already upcast) state (generated; needs
-    /// the struct to derive `Deserialize`).
-    fn restore_state(state: Map<String, Value>) -> Result<Self, DomainError>;
-
-    /// Deserialises the aggregate's state (its fields; other keys are ignored) straight from a
-    /// stored snapshot, without an intermediate map (generated when the struct derives
-    /// `Deserialize`; by default, through [`restore_state`](Aggregate::restore_state)).
+    /// Deserialises the aggregate's state (its fields; other keys are ignored) from a
+    /// snapshot's state, already upcast (generated when the struct derives `Deserialize`; by
+    /// hand, `Self::deserialize(deserializer)` with the metadata field `#[serde(skip)]`). By
+    /// default, snapshots are not supported.
     fn deserialize_state<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        use serde::de::{Deserialize, Error};
-        let state = Map::deserialize(deserializer)?;
-        Self::restore_state(state).map_err(D::Error::custom)
-    }
-
-    /// Upcasts a snapshot's state from `from_version` to `from_version + 1` (generated from
-    /// `#[aggregate(version = N, upcast = [...])]`).
-    fn upcast_state(from_version: u32, state: &mut Map<String, Value>) -> Result<(), DomainError> {
-        let _ = state;
-        Err(DomainError::MissingUpcaster {
-            type_name: Self::NAME,
-            from_version,
-        })
+        let _ = deserializer;
+        Err(serde::de::Error::custom(
+            DomainError::SnapshotsNotSupported {
+                type_name: Self::NAME,
+            },
+        ))
     }
 
     /// The aggregate's id.
@@ -151,14 +161,35 @@ pub trait Aggregate: Sized + 'static {
 
     /// Takes the pending events, in order, leaving none pending.
     fn collect_events(&mut self) -> Vec<DomainEvent<Self::Event>> {
-        std::mem::take(&mut self.meta_mut().pending_events)
+        std::mem::take(&mut self.meta_mut(&Sealed::new()).pending_events)
+    }
+
+    /// Creates an aggregate with the id `id` from its created event: builds it with
+    /// [`construct`](Aggregate::construct) and records the event (version
+    /// [`INITIAL_VERSION`](Aggregate::INITIAL_VERSION), timestamp now) as its first pending
+    /// event: the reference library's `_create`. Fails, creating nothing, when `event` is not
+    /// the created event or `construct` fails.
+    fn create_aggregate(id: Uuid, event: Self::Event) -> Result<Self, ApplyError> {
+        create(id, event, &mut Sealed::new())
+    }
+
+    /// Records a subsequent event: applies it with [`apply`](Aggregate::apply) and, if that
+    /// succeeds, records it as pending at the next version (the reference library's
+    /// `trigger_event`). If `apply` fails, nothing is recorded, the version does not move and
+    /// the aggregate is as it was.
+    ///
+    /// Called while another event is being applied (from an event's body, or a constructor's),
+    /// the event is part of that one: it is applied, not recorded, and replaying the outer event
+    /// applies it again.
+    fn trigger_event(&mut self, event: Self::Event) -> Result<(), ApplyError> {
+        trigger(self, event, &mut Sealed::new())
     }
 
     /// Rebuilds an aggregate from its events, the created event first.
     ///
-    /// Each event's body runs again, exactly as when the event was triggered. An empty
-    /// sequence, a first event that is not the created event, or an event out of sequence is an
-    /// error, never a panic.
+    /// Each event is applied again, exactly as when it was triggered. An empty sequence, a
+    /// first event that is not the created event, an event out of sequence, or an event whose
+    /// body fails is an error, never a panic.
     fn from_events<I>(events: I) -> Result<Self, DomainError>
     where
         I: IntoIterator<Item = DomainEvent<Self::Event>>,
@@ -174,7 +205,8 @@ pub trait Aggregate: Sized + 'static {
         Ok(aggregate)
     }
 
-    /// Builds a new aggregate from its created event (the first step of a replay).
+    /// Builds an aggregate from its stored created event (the first step of a replay): no
+    /// event is pending afterwards.
     fn from_created_event(event: DomainEvent<Self::Event>) -> Result<Self, DomainError> {
         let DomainEvent {
             originator_id,
@@ -182,14 +214,10 @@ pub trait Aggregate: Sized + 'static {
             timestamp,
             payload,
         } = event;
-        let mut aggregate = Self::construct(originator_id, payload)?;
-        let meta = aggregate.meta_mut();
-        meta.id = originator_id;
-        meta.version = originator_version;
-        meta.created_on = timestamp;
-        meta.modified_on = timestamp;
-        meta.pending_events.clear();
-        meta.applying = false;
+        let mut sealed = Sealed::replaying();
+        let mut aggregate = Self::construct(originator_id, payload, &mut sealed)?;
+        *aggregate.meta_mut(&sealed) =
+            AggregateMeta::restored(originator_id, originator_version, timestamp, timestamp);
         Ok(aggregate)
     }
 
@@ -197,7 +225,9 @@ pub trait Aggregate: Sized + 'static {
     ///
     /// The event's version must be the aggregate's version plus one, otherwise a
     /// [`VersionError`] is returned and nothing changes. The event is not added to the pending
-    /// events: it already happened.
+    /// events: it already happened. If the event's body fails ([`DomainError::Apply`]), the
+    /// aggregate may be partly changed and must be discarded, as a failed replay discards it:
+    /// stored events are applied without keeping a copy to restore.
     fn apply_event(&mut self, event: DomainEvent<Self::Event>) -> Result<(), DomainError> {
         // No event follows the largest version: `expected` is then 0, which no event matches.
         let expected = self.version().checked_add(1).unwrap_or(0);
@@ -211,12 +241,13 @@ pub trait Aggregate: Sized + 'static {
                 expected,
             }));
         }
+        let mut sealed = Sealed::replaying();
         // Event methods the body calls only apply (see `AggregateMeta::applying`).
-        let was_applying = std::mem::replace(&mut self.meta_mut().applying, true);
-        let applied = self.apply(event.payload);
-        self.meta_mut().applying = was_applying;
+        let was_applying = std::mem::replace(&mut self.meta_mut(&sealed).applying, true);
+        let applied = self.apply(event.payload, &mut sealed);
+        let meta = self.meta_mut(&sealed);
+        meta.applying = was_applying;
         applied?;
-        let meta = self.meta_mut();
         meta.version = event.originator_version;
         meta.modified_on = event.timestamp;
         Ok(())
@@ -234,10 +265,55 @@ pub trait Aggregate: Sized + 'static {
     }
 }
 
+/// Builds an aggregate from its created event and records the event as pending.
+pub(crate) fn create<A: Aggregate>(
+    id: Uuid,
+    event: A::Event,
+    sealed: &mut Sealed,
+) -> Result<A, ApplyError> {
+    let timestamp = Utc::now();
+    let mut aggregate = A::construct(id, event.clone(), sealed)?;
+    *aggregate.meta_mut(sealed) = AggregateMeta::created(DomainEvent {
+        originator_id: id,
+        originator_version: A::INITIAL_VERSION,
+        timestamp,
+        payload: event,
+    });
+    Ok(aggregate)
+}
+
+/// Applies a subsequent event and records it as pending, or only applies it when another
+/// event is being applied (it is then part of that one).
+pub(crate) fn trigger<A: Aggregate>(
+    aggregate: &mut A,
+    event: A::Event,
+    sealed: &mut Sealed,
+) -> Result<(), ApplyError> {
+    if aggregate.meta().applying {
+        return aggregate.apply(event, sealed);
+    }
+    let (originator_id, originator_version, timestamp) = aggregate.meta().next_event();
+    aggregate.meta_mut(sealed).applying = true;
+    let applied = aggregate.apply(event.clone(), sealed);
+    let meta = aggregate.meta_mut(sealed);
+    meta.applying = false;
+    applied?;
+    meta.record(DomainEvent {
+        originator_id,
+        originator_version,
+        timestamp,
+        payload: event,
+    });
+    Ok(())
+}
+
 /// The metadata of an aggregate: id, version, timestamps and pending events.
 ///
 /// `#[aggregate]` adds a hidden field of this type to the struct; constructor bodies never
-/// mention it (the macro fills it in), and [`Aggregate`]'s provided methods read it.
+/// mention it (the macro fills it in), and [`Aggregate`]'s provided methods read it. An
+/// aggregate written by hand has a field of this type, built with [`AggregateMeta::new`] (and
+/// `#[serde(skip)]` if the struct derives serde's traits): its contents are set by this crate
+/// only, as events are recorded, replayed or restored.
 pub struct AggregateMeta<A: Aggregate> {
     pub(crate) id: Uuid,
     pub(crate) version: u64,
@@ -251,6 +327,21 @@ pub struct AggregateMeta<A: Aggregate> {
 }
 
 impl<A: Aggregate> AggregateMeta<A> {
+    /// The metadata of no aggregate yet (nil id, version 0), for [`Aggregate::construct`] to put
+    /// in the aggregate it builds: it is replaced when the aggregate is created or restored.
+    /// Event methods called on a value built with it (outside `construct`) record events as
+    /// usual, from version 1.
+    pub fn new() -> Self {
+        AggregateMeta {
+            id: Uuid::nil(),
+            version: 0,
+            created_on: DateTime::<Utc>::UNIX_EPOCH,
+            modified_on: DateTime::<Utc>::UNIX_EPOCH,
+            pending_events: Vec::new(),
+            applying: false,
+        }
+    }
+
     /// Metadata of an aggregate created by `event` (which becomes its only pending event).
     pub(crate) fn created(event: DomainEvent<A::Event>) -> Self {
         AggregateMeta {
@@ -260,6 +351,33 @@ impl<A: Aggregate> AggregateMeta<A> {
             modified_on: event.timestamp,
             pending_events: vec![event],
             applying: false,
+        }
+    }
+
+    /// Metadata of an aggregate rebuilt from storage, with no pending events.
+    pub(crate) fn restored(
+        id: Uuid,
+        version: u64,
+        created_on: DateTime<Utc>,
+        modified_on: DateTime<Utc>,
+    ) -> Self {
+        AggregateMeta {
+            id,
+            version,
+            created_on,
+            modified_on,
+            pending_events: Vec::new(),
+            applying: false,
+        }
+    }
+
+    /// The metadata of an aggregate a constructor body is building: until the created event
+    /// gives it its own, the aggregate counts as applying an event, so event methods the body
+    /// calls on the value it builds are part of the created event.
+    pub(crate) fn constructing() -> Self {
+        AggregateMeta {
+            applying: true,
+            ..Self::new()
         }
     }
 
@@ -280,31 +398,11 @@ impl<A: Aggregate> AggregateMeta<A> {
     }
 }
 
-impl<A: Aggregate> AggregateMeta<A> {
-    /// The metadata of an aggregate a constructor body is building: until the created event
-    /// gives it its own, the aggregate counts as applying an event, so event methods the body
-    /// calls on the value it builds are part of the created event.
-    pub(crate) fn constructing() -> Self {
-        AggregateMeta {
-            applying: true,
-            ..Self::default()
-        }
-    }
-}
-
 impl<A: Aggregate> Default for AggregateMeta<A> {
-    /// Metadata of no aggregate yet (nil id, version 0), replaced when the aggregate is
-    /// created or restored. A struct built with `Default` or deserialised outside a snapshot
-    /// starts with it; event methods called on it record events as usual.
+    /// [`AggregateMeta::new`]: a struct built with `Default` or deserialised outside a snapshot
+    /// starts with it.
     fn default() -> Self {
-        AggregateMeta {
-            id: Uuid::nil(),
-            version: 0,
-            created_on: DateTime::<Utc>::UNIX_EPOCH,
-            modified_on: DateTime::<Utc>::UNIX_EPOCH,
-            pending_events: Vec::new(),
-            applying: false,
-        }
+        Self::new()
     }
 }
 
@@ -333,14 +431,15 @@ impl<A: Aggregate> PartialEq for AggregateMeta<A> {
     }
 }
 
+/// One short line: `id=… version=3 pending=2` (the pending events themselves are left out).
 impl<A: Aggregate> fmt::Debug for AggregateMeta<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AggregateMeta")
-            .field("id", &self.id)
-            .field("version", &self.version)
-            .field("created_on", &self.created_on)
-            .field("modified_on", &self.modified_on)
-            .field("pending_events", &self.pending_events.len())
-            .finish()
+        write!(
+            f,
+            "id={} version={} pending={}",
+            self.id,
+            self.version,
+            self.pending_events.len()
+        )
     }
 }

@@ -81,6 +81,10 @@ pub struct VersionError {
 }
 
 /// An event could not be applied to an aggregate's state.
+///
+/// [`Aggregate::construct`](super::Aggregate::construct) and
+/// [`Aggregate::apply`](super::Aggregate::apply) return it; the constructors below make its
+/// variants for an aggregate written by hand.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApplyError {
@@ -111,4 +115,33 @@ pub enum ApplyError {
         /// The event's name.
         event: &'static str,
     },
+}
+
+impl ApplyError {
+    /// `event`, which is not `A`'s created event, was given to build a new `A`.
+    pub fn not_created<A: super::Aggregate>(event: &A::Event) -> Self {
+        use super::AggregateEvent;
+        ApplyError::NotCreatedEvent {
+            type_name: A::NAME,
+            event: event.name(),
+        }
+    }
+
+    /// `event`, `A`'s created event, was applied to an existing `A`.
+    pub fn created_on_existing<A: super::Aggregate>(event: &A::Event) -> Self {
+        use super::AggregateEvent;
+        ApplyError::CreatedEventOnExisting {
+            type_name: A::NAME,
+            event: event.name(),
+        }
+    }
+
+    /// The body of `A`'s event `event` (its name) failed with `source`.
+    pub fn body<A: super::Aggregate>(event: &'static str, source: impl Into<BoxError>) -> Self {
+        ApplyError::Body {
+            type_name: A::NAME,
+            event,
+            source: source.into(),
+        }
+    }
 }

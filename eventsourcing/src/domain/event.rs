@@ -79,36 +79,75 @@ impl<E: fmt::Debug> fmt::Debug for DomainEvent<E> {
     }
 }
 
-/// The events of one aggregate type: implemented by the enum `#[aggregate]` generates.
+/// The events of one aggregate type: implemented by the enum `#[aggregate]` generates, or by
+/// hand (see "Aggregates by hand" in the crate docs).
 ///
-/// Each variant is one event type, with a name (`"TrickAdded"`), a topic (by default
-/// `"{module path}:{Aggregate}.{Name}"`, such as `"dogs:Dog.TrickAdded"`), a class version
-/// (1 unless the event declares `version = N`) and the fields of its method's arguments.
+/// Each variant is one event type, described by an [`EventType`]: a name (`"TrickAdded"`), a
+/// topic (by default `"{module path}:{Aggregate}.{Name}"`, such as `"dogs:Dog.TrickAdded"`), a
+/// class version (1 unless the event declares `version = N`), the functions that upcast state
+/// stored by older versions, and other topics it answers to. [`TYPES`](AggregateEvent::TYPES)
+/// lists them, and [`event_type`](AggregateEvent::event_type) says which one a value is.
 ///
 /// The stored form of an event's state is a map: `timestamp` first, then the fields in
-/// argument order, then `class_version` when it is above 1, as in the reference library.
+/// declaration order, then `class_version` when it is above 1, as in the reference library.
 /// Serialisation goes through serde, so any serde format can carry it; upcasting goes through
-/// [`serde_json::Value`] whatever the format.
+/// [`serde_json::Value`] whatever the format. An enum that derives `Serialize` and
+/// `Deserialize` (its variants with named fields, no fields, or one struct each) implements
+/// the last two methods with [`serialize_event_state`] and [`deserialize_event_state`]:
+///
+/// ```
+/// use eventsourcing::domain::{
+///     deserialize_event_state, serialize_event_state, AggregateEvent, EventType,
+/// };
+/// use eventsourcing::prelude::*;
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// pub enum DogEvent {
+///     Registered { name: String },
+///     TrickAdded { trick: String },
+/// }
+///
+/// impl AggregateEvent for DogEvent {
+///     const TYPES: &'static [EventType] = &[
+///         EventType::new("Registered", "dogs:Dog.Registered").created(),
+///         EventType::new("TrickAdded", "dogs:Dog.TrickAdded"),
+///     ];
+///
+///     fn event_type(&self) -> &'static EventType {
+///         match self {
+///             DogEvent::Registered { .. } => &Self::TYPES[0],
+///             DogEvent::TrickAdded { .. } => &Self::TYPES[1],
+///         }
+///     }
+///
+///     fn serialize_state<S: serde::Serializer>(
+///         &self,
+///         timestamp: &DateTime<Utc>,
+///         serializer: S,
+///     ) -> Result<S::Ok, S::Error> {
+///         serialize_event_state(self, timestamp, serializer)
+///     }
+///
+///     fn deserialize_state<'de, D: serde::Deserializer<'de>>(
+///         topic: &str,
+///         deserializer: D,
+///     ) -> Result<(DateTime<Utc>, Self), D::Error> {
+///         deserialize_event_state(topic, deserializer)
+///     }
+/// }
+///
+/// let event = DogEvent::TrickAdded { trick: "roll over".into() };
+/// assert_eq!(event.name(), "TrickAdded");
+/// assert_eq!(event.topic(), "dogs:Dog.TrickAdded");
+/// assert!(DogEvent::has_topic("dogs:Dog.Registered"));
+/// ```
 pub trait AggregateEvent: Clone + fmt::Debug + PartialEq + Send + Sync + 'static {
-    /// The event's name, such as `"TrickAdded"`.
-    fn name(&self) -> &'static str;
+    /// The event types of this enum, one per variant; exactly one of them is the created
+    /// event ([`EventType::created`]).
+    const TYPES: &'static [EventType];
 
-    /// The topic stored with the event (see the trait docs).
-    fn topic(&self) -> &'static str;
-
-    /// The version of this event's class (1 unless declared).
-    fn class_version(&self) -> u32;
-
-    /// Whether this is the event that creates the aggregate.
-    fn is_created(&self) -> bool;
-
-    /// Every topic this enum can decode: the current topic of each variant, then the aliases.
-    fn topics() -> &'static [&'static str];
-
-    /// Whether `topic` names one of this enum's variants (or an alias of one).
-    fn has_topic(topic: &str) -> bool {
-        Self::topics().contains(&topic)
-    }
+    /// The type of this event: one of [`TYPES`](AggregateEvent::TYPES).
+    fn event_type(&self) -> &'static EventType;
 
     /// Serialises the event's stored state (`timestamp`, fields, `class_version` if above 1).
     fn serialize_state<S: Serializer>(
@@ -123,6 +162,145 @@ pub trait AggregateEvent: Clone + fmt::Debug + PartialEq + Send + Sync + 'static
         topic: &str,
         deserializer: D,
     ) -> Result<(DateTime<Utc>, Self), D::Error>;
+
+    /// The event's name, such as `"TrickAdded"`.
+    fn name(&self) -> &'static str {
+        self.event_type().name
+    }
+
+    /// The topic stored with the event (see the trait docs).
+    fn topic(&self) -> &'static str {
+        self.event_type().topic
+    }
+
+    /// The version of this event's class (1 unless declared).
+    fn class_version(&self) -> u32 {
+        self.event_type().version
+    }
+
+    /// Whether this is the event that creates the aggregate.
+    fn is_created(&self) -> bool {
+        self.event_type().created
+    }
+
+    /// Every topic this enum can decode: the current topic of each variant, then the aliases.
+    fn topics() -> impl Iterator<Item = &'static str> {
+        Self::TYPES
+            .iter()
+            .map(|t| t.topic)
+            .chain(Self::TYPES.iter().flat_map(|t| t.aliases.iter().copied()))
+    }
+
+    /// The event type that `topic` names (its current topic or an alias), if any.
+    fn type_of_topic(topic: &str) -> Option<&'static EventType> {
+        Self::TYPES
+            .iter()
+            .find(|t| t.topic == topic)
+            .or_else(|| Self::TYPES.iter().find(|t| t.aliases.contains(&topic)))
+    }
+
+    /// Whether `topic` names one of this enum's variants (or an alias of one).
+    fn has_topic(topic: &str) -> bool {
+        Self::type_of_topic(topic).is_some()
+    }
+}
+
+/// An upcast function: turns the stored state of an event (or snapshot) of class version N
+/// into version N + 1, in place.
+pub type Upcaster = fn(&mut serde_json::Map<String, serde_json::Value>);
+
+/// One event type of an [`AggregateEvent`] enum: what is stored with its events and how old
+/// stored state is brought up to date. Built in constant expressions:
+///
+/// ```
+/// use eventsourcing::domain::EventType;
+/// use serde_json::{Map, Value};
+///
+/// fn add_age(state: &mut Map<String, Value>) {
+///     state.insert("age".into(), Value::from(0));
+/// }
+///
+/// const REGISTERED: EventType = EventType::new("Registered", "dogs:Dog.Registered")
+///     .created()
+///     .version(2, &[add_age])
+///     .aliases(&["kennel:Dog.Registered"]);
+/// assert_eq!(REGISTERED.version, 2);
+/// ```
+#[derive(Clone, Copy)]
+pub struct EventType {
+    /// The event's name, such as `"TrickAdded"`: the variant's name as serde knows it.
+    pub name: &'static str,
+    /// The topic stored with events of this type.
+    pub topic: &'static str,
+    /// Other topics that decode as this type (events renamed or moved since they were stored).
+    pub aliases: &'static [&'static str],
+    /// The version of the event's stored state; 1 unless declared.
+    pub version: u32,
+    /// The upcast functions from version 1: the first takes state of version 1 to 2, and so
+    /// on; there are `version - 1` of them.
+    pub upcasters: &'static [Upcaster],
+    /// Whether this is the event that creates the aggregate.
+    pub created: bool,
+}
+
+impl EventType {
+    /// An event type of version 1, with no aliases, that is not the created event.
+    pub const fn new(name: &'static str, topic: &'static str) -> Self {
+        EventType {
+            name,
+            topic,
+            aliases: &[],
+            version: 1,
+            upcasters: &[],
+            created: false,
+        }
+    }
+
+    /// The same type, as the aggregate's created event.
+    pub const fn created(mut self) -> Self {
+        self.created = true;
+        self
+    }
+
+    /// The same type at class `version`, with the `version - 1` functions that upcast older
+    /// stored state.
+    pub const fn version(mut self, version: u32, upcasters: &'static [Upcaster]) -> Self {
+        self.version = version;
+        self.upcasters = upcasters;
+        self
+    }
+
+    /// The same type, also decoding events stored under these topics.
+    pub const fn aliases(mut self, aliases: &'static [&'static str]) -> Self {
+        self.aliases = aliases;
+        self
+    }
+}
+
+impl fmt::Debug for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventType")
+            .field("name", &self.name)
+            .field("topic", &self.topic)
+            .field("aliases", &self.aliases)
+            .field("version", &self.version)
+            .field("upcasters", &self.upcasters.len())
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+impl PartialEq for EventType {
+    /// Event types are equal when they describe the same stored events (upcast functions are
+    /// compared by number, since function pointers have no reliable identity).
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.topic == other.topic
+            && self.aliases == other.aliases
+            && self.version == other.version
+            && self.upcasters.len() == other.upcasters.len()
+            && self.created == other.created
+    }
 }
 
 /// A borrowed event's stored state, ready for any serde serializer.

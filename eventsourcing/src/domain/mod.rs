@@ -2,18 +2,25 @@
 //!
 //! This layer depends on no other layer of the crate. Users meet it through the
 //! [`#[aggregate]`](crate::aggregate) macro, which implements [`Aggregate`] for a struct and
-//! generates the [`AggregateEvent`] enum of its events; see the crate docs for the syntax.
+//! generates the [`AggregateEvent`] enum of its events (see the crate docs for the syntax), or
+//! implement both traits by hand: the macro generates nothing a person could not write against
+//! them (see "Aggregates by hand" in the crate docs).
 
-mod aggregate;
+pub(crate) mod aggregate;
 mod error;
 mod event;
+mod event_state;
+mod picked_keys;
+mod sealed;
 mod snapshot;
 pub(crate) mod timestamp;
 
 pub use aggregate::{Aggregate, AggregateMeta};
 pub use error::{ApplyError, BoxError, DomainError, VersionError};
-pub use event::{AggregateEvent, DomainEvent};
+pub use event::{AggregateEvent, DomainEvent, EventType, Upcaster};
 pub(crate) use event::{EventState, EventStateSeed};
+pub use event_state::{deserialize_event_state, serialize_event_state};
+pub use sealed::Sealed;
 pub(crate) use snapshot::DirectRestore;
 pub use snapshot::Snapshot;
 

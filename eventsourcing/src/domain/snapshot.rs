@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::aggregate::Aggregate;
+use super::aggregate::{Aggregate, AggregateMeta};
 use super::error::DomainError;
+use super::picked_keys::{Key, KeySeed};
+use super::sealed::Sealed;
+use super::timestamp::TimestampSeed;
 
 /// The key of the creation time in a snapshot's state (the reference library's attribute name).
 const CREATED_ON: &str = "_created_on";
@@ -14,6 +17,9 @@ const CREATED_ON: &str = "_created_on";
 const MODIFIED_ON: &str = "_modified_on";
 /// The key of the aggregate's class version in a snapshot's state, present when above 1.
 const CLASS_VERSION: &str = "class_version";
+/// The keys of a snapshot's state that are not the aggregate's fields: an aggregate can't have
+/// a field of one of these names (`#[aggregate]` refuses it at compile time).
+pub(crate) const METADATA_KEYS: &[&str] = &[CREATED_ON, MODIFIED_ON, CLASS_VERSION];
 
 /// A snapshot of an aggregate: its state at a version, plus its id, version and timestamps.
 ///
@@ -74,8 +80,19 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Takes a snapshot of `aggregate`.
+    ///
+    /// Fails if the aggregate's state has an entry named like snapshot metadata
+    /// (`_created_on`, `_modified_on`, `class_version`): such a snapshot could not be restored.
+    /// (`#[aggregate]` refuses such field names at compile time; this is for aggregates
+    /// written by hand.)
     pub fn take<A: Aggregate>(aggregate: &A) -> Result<Snapshot, DomainError> {
         let mut state = aggregate.snapshot_state()?;
+        if let Some(key) = METADATA_KEYS.iter().find(|key| state.contains_key(**key)) {
+            return Err(invalid::<A>(format!(
+                "the state has an entry {key:?}, which is the name of snapshot metadata: \
+                 rename that field (for example with #[serde(rename = \"...\")])"
+            )));
+        }
         state.insert(
             CREATED_ON.into(),
             timestamp_value::<A>(aggregate.created_on())?,
@@ -124,19 +141,42 @@ impl Snapshot {
             )));
         }
         while version < A::CLASS_VERSION {
-            A::upcast_state(version, &mut state)?;
+            let upcast = version
+                .checked_sub(1)
+                .and_then(|index| A::UPCASTERS.get(index as usize))
+                .ok_or(DomainError::MissingUpcaster {
+                    type_name: A::NAME,
+                    from_version: version,
+                })?;
+            upcast(&mut state);
             version += 1;
         }
         let created_on = take_timestamp::<A>(&mut state, CREATED_ON)?;
         let modified_on = take_timestamp::<A>(&mut state, MODIFIED_ON)?;
-        let mut aggregate = A::restore_state(state)?;
-        let meta = aggregate.meta_mut();
-        meta.id = self.originator_id;
-        meta.version = self.originator_version;
-        meta.created_on = created_on;
-        meta.modified_on = modified_on;
-        meta.applying = false;
+        let mut aggregate =
+            A::deserialize_state(Value::Object(state)).map_err(|e| invalid::<A>(e.to_string()))?;
+        let sealed = Sealed::new();
+        *aggregate.meta_mut(&sealed) = AggregateMeta::restored(
+            self.originator_id,
+            self.originator_version,
+            created_on,
+            modified_on,
+        );
         Ok(aggregate)
+    }
+
+    /// The fields of `aggregate` as a snapshot's state, through its `Serialize` impl: what an
+    /// aggregate written by hand returns from
+    /// [`Aggregate::snapshot_state`](super::Aggregate::snapshot_state) (with its metadata field
+    /// `#[serde(skip)]`).
+    pub fn state_of<A: Aggregate + serde::Serialize>(
+        aggregate: &A,
+    ) -> Result<Map<String, Value>, DomainError> {
+        match serde_json::to_value(aggregate) {
+            Ok(Value::Object(state)) => Ok(state),
+            Ok(other) => Err(invalid::<A>(format!("serialised to {other}, not a map"))),
+            Err(e) => Err(invalid::<A>(e.to_string())),
+        }
     }
 }
 
@@ -235,12 +275,13 @@ impl<'de, A: Aggregate> serde::de::Visitor<'de> for DirectRestore<A> {
         let modified_on = meta
             .modified_on
             .ok_or_else(|| M::Error::missing_field(MODIFIED_ON))?;
-        let state = aggregate.meta_mut();
-        state.id = self.originator_id;
-        state.version = self.originator_version;
-        state.created_on = created_on;
-        state.modified_on = modified_on;
-        state.applying = false;
+        let sealed = Sealed::new();
+        *aggregate.meta_mut(&sealed) = AggregateMeta::restored(
+            self.originator_id,
+            self.originator_version,
+            created_on,
+            modified_on,
+        );
         Ok(aggregate)
     }
 }
@@ -291,23 +332,26 @@ impl<'de, M: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for WithoutMet
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, M::Error> {
-        use serde::de::IntoDeserializer;
+        let mut seed = seed;
         loop {
-            let Some(key) = self.inner.next_key::<std::borrow::Cow<'de, str>>()? else {
-                return Ok(None);
-            };
-            match &*key {
-                CREATED_ON => {
-                    self.meta.created_on = Some(self.inner.next_value_seed(TimestampSeed)?);
-                }
-                MODIFIED_ON => {
-                    self.meta.modified_on = Some(self.inner.next_value_seed(TimestampSeed)?);
-                }
-                CLASS_VERSION => self.meta.class_version = Some(self.inner.next_value()?),
-                _ => {
-                    return seed
-                        .deserialize(key.into_owned().into_deserializer())
-                        .map(Some)
+            match self
+                .inner
+                .next_key_seed(KeySeed::new(seed, METADATA_KEYS))?
+            {
+                None => return Ok(None),
+                Some(Key::Other(key)) => return Ok(Some(key)),
+                Some(Key::Picked(index, unused)) => {
+                    match METADATA_KEYS[index] {
+                        CREATED_ON => {
+                            self.meta.created_on = Some(self.inner.next_value_seed(TimestampSeed)?);
+                        }
+                        MODIFIED_ON => {
+                            self.meta.modified_on =
+                                Some(self.inner.next_value_seed(TimestampSeed)?);
+                        }
+                        _ => self.meta.class_version = Some(self.inner.next_value()?),
+                    }
+                    seed = unused;
                 }
             }
         }
@@ -318,19 +362,5 @@ impl<'de, M: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for WithoutMet
         seed: V,
     ) -> Result<V::Value, M::Error> {
         self.inner.next_value_seed(seed)
-    }
-}
-
-/// A stored timestamp.
-struct TimestampSeed;
-
-impl<'de> serde::de::DeserializeSeed<'de> for TimestampSeed {
-    type Value = DateTime<Utc>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<DateTime<Utc>, D::Error> {
-        super::timestamp::deserialize(deserializer)
     }
 }

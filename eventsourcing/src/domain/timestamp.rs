@@ -178,6 +178,18 @@ impl Serialize for StoredTimestamp<'_> {
     }
 }
 
+/// A stored timestamp, as a [`serde::de::DeserializeSeed`] (for the deserializers that pick a
+/// timestamp out of stored state).
+pub(crate) struct TimestampSeed;
+
+impl<'de> de::DeserializeSeed<'de> for TimestampSeed {
+    type Value = DateTime<Utc>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+        deserialize(deserializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{SecondsFormat, TimeZone};

@@ -313,6 +313,6 @@ pub(crate) fn unknown_topic<E: AggregateEvent>(topic: &str) -> PersistenceError 
             .next()
             .unwrap_or("expected")
             .to_string(),
-        known: E::topics().join(", "),
+        known: E::topics().collect::<Vec<_>>().join(", "),
     }
 }

@@ -240,7 +240,7 @@ impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
         // aggregate's events to be recorded.
         let stored = self.application.mapper().from_domain_events(pending)?;
         self.stored.extend(stored);
-        aggregate.meta_mut().pending_events.clear();
+        aggregate.collect_events();
         let first_new_version = match self
             .saved
             .get(&aggregate.id())
