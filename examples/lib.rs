@@ -15,6 +15,8 @@
 //!   styles (a check in the command, or a refusal in the event method).
 //! - [`bank_accounts`]: `BankAccounts`, accounts with deposits, withdrawals, transfers between
 //!   accounts (both accounts saved atomically), overdraft limits and closing.
+//! - [`dogs`]: `DogSchool`, the reference's dog school with two twin aggregates: one declared
+//!   with the macros, one written by hand against the public traits, stored side by side.
 //!
 //! Every application type has a constructor taking an
 //! [`ApplicationBuilder`](eventsourcing::application::ApplicationBuilder), so that a test or a
@@ -27,6 +29,7 @@
 
 pub mod bank_accounts;
 pub mod cargo_shipping;
+pub mod dogs;
 pub mod order;
 pub mod setup;
 pub mod wiki;
