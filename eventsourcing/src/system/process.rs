@@ -6,8 +6,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::application::found_or_else;
-use crate::application::{Application, ApplicationError};
+use crate::application::{found_or_else, Application, ApplicationError};
 use crate::domain::{Aggregate, AggregateEvent, BoxError, DomainEvent};
 use crate::persistence::{
     JsonTranscoder, Mapper, Notification, PersistenceError, StoredEvent, Transcoder,
