@@ -139,14 +139,15 @@ impl Worlds {
     /// The id of the world named `name`, created if it doesn't exist yet.
     pub fn open_named_world(&self, name: &str) -> Result<Uuid, ApplicationError> {
         let id = Self::named_world_id(name);
-        match self.app.repository().get::<World>(id) {
-            Ok(_) => Ok(id),
-            Err(error) if error.is_not_found() => match self.create_named_world(name) {
-                // Another process created it in the meantime: as good.
-                Err(error) if error.is_integrity() => Ok(id),
-                other => other,
-            },
-            Err(error) => Err(error),
+        let mut world = self
+            .app
+            .repository()
+            .get_or_else(id, || World::create_with_id(id))?;
+        // Stores a new world's created event; an existing world has nothing to store.
+        match self.app.save(&mut world) {
+            // Another process created it in the meantime: as good.
+            Err(error) if error.is_integrity() => Ok(id),
+            saved => saved.map(|()| id),
         }
     }
 

@@ -495,11 +495,8 @@ impl Process for PerDogCounters {
         processing: &mut ProcessingEvent<'_>,
     ) -> PolicyResult {
         let key = format!("dog/{}", event.originator_id.as_hyphenated());
-        let mut counter = match processing.get::<Counter>(Counter::create_id(&key)) {
-            Ok(counter) => counter,
-            Err(e) if e.is_not_found() => Counter::create(key),
-            Err(e) => return Err(e.into()),
-        };
+        let id = Counter::create_id(&key);
+        let mut counter = processing.get_or_else(id, || Counter::create(key))?;
         counter.increment();
         processing.save(&mut counter)?;
         Ok(())

@@ -21,6 +21,42 @@ pub mod __private;
 pub use eventsourcing_derive::{aggregate, created, event};
 
 pub use chrono;
+/// The serde crate the macros and the stored state use, re-exported so that a program needs no
+/// serde dependency of its own. The aggregate's derives already use it (`#[aggregate]` says so
+/// for them); a value type of your own in an event or an aggregate's state derives through it
+/// with `#[serde(crate = "eventsourcing::serde")]`:
+///
+/// ```
+/// use eventsourcing::prelude::*;
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// #[serde(crate = "eventsourcing::serde")]
+/// pub struct Money {
+///     cents: i64,
+///     currency: String,
+/// }
+///
+/// #[aggregate]
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// pub struct Account {
+///     balance: i64,
+/// }
+///
+/// #[aggregate]
+/// impl Account {
+///     #[created] pub fn open() -> Self { Account { balance: 0 } }
+///     #[event] pub fn deposited(&mut self, amount: Money) { self.balance += amount.cents }
+/// }
+///
+/// let app = Application::new("Accounts")?;
+/// let mut account = Account::open();
+/// account.deposited(Money { cents: 250, currency: "EUR".into() });
+/// app.save(&mut account)?;
+/// let copy: Account = app.repository().get(account.id())?;
+/// assert_eq!(copy.version(), 2);
+/// # Ok::<(), ApplicationError>(())
+/// ```
+pub use serde;
 pub use serde_json;
 pub use uuid;
 

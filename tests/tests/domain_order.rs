@@ -4,6 +4,7 @@
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use eventsourcing::domain::{ApplyError, DomainError};
 use eventsourcing::prelude::*;
+use eventsourcing::testing::AggregateTest;
 use eventsourcing_tests::{load, store};
 
 /// Python raises `RuntimeError("Order is not confirmed")`. Adapted: the command returns it.
@@ -157,13 +158,33 @@ fn command_method_calls_private_event_method() {
 
 #[test]
 fn command_refuses_unconfirmed_pickup_and_records_nothing() {
-    use command::Order;
+    use command::{Order, OrderEvent};
 
-    let mut order = Order::create("my order".to_string());
-    assert_eq!(order.pickup(now()), Err(OrderError::NotConfirmed));
-    assert_eq!(order.pending_events().len(), 1);
+    let then = AggregateTest::<Order>::given([OrderEvent::Created {
+        name: "my order".into(),
+    }])
+    .when(|order| order.pickup(now()));
+    let order = then.aggregate().unwrap();
     assert_eq!(order.version(), 1);
     assert_eq!(order.pickedup_at, None);
+    then.then_expect_error(OrderError::NotConfirmed);
+}
+
+#[test]
+fn command_picks_up_a_confirmed_order() {
+    use command::{Order, OrderEvent};
+
+    let (confirmed, picked) = (now(), now());
+    let order = AggregateTest::<Order>::given([
+        OrderEvent::Created {
+            name: "my order".into(),
+        },
+        OrderEvent::Confirmed { at: confirmed },
+    ])
+    .when(|order| order.pickup(picked))
+    .then_expect_events([OrderEvent::PickedUp { at: picked }]);
+    assert_eq!(order.confirmed_at, Some(confirmed));
+    assert_eq!(order.pickedup_at, Some(picked));
 }
 
 /// The event-sourced `Order` whose decorated `pickup` raises when the order is not confirmed.
@@ -211,18 +232,24 @@ mod raising {
 
 #[test]
 fn result_body_err_records_nothing() {
-    use raising::Order;
+    use raising::{Order, OrderEvent};
 
-    let mut order = Order::create("name".to_string());
-    assert_eq!(order.pending_events().len(), 1);
-    let modified_on = order.modified_on();
-
-    let result = order.pickup(now());
-    assert_eq!(result, Err(OrderError::NotConfirmed));
-    assert_eq!(order.pending_events().len(), 1);
+    let created = OrderEvent::Created {
+        name: "name".into(),
+    };
+    let then = AggregateTest::<Order>::given([created]).when(|order| order.pickup(now()));
+    let order = then.aggregate().unwrap();
     assert_eq!(order.version(), 1);
-    assert_eq!(order.modified_on(), modified_on);
+    assert_eq!(order.modified_on(), order.created_on());
     assert_eq!(order.pickedup_at, None);
+    then.then_expect_error(OrderError::NotConfirmed);
+
+    // The same on a new order: nothing is added to its pending events.
+    let mut order = Order::create("name".to_string());
+    let modified_on = order.modified_on();
+    assert_eq!(order.pickup(now()), Err(OrderError::NotConfirmed));
+    assert_eq!(order.pending_events().len(), 1);
+    assert_eq!(order.modified_on(), modified_on);
 
     // After the refusal the next event takes the next version: no gap was left.
     order.confirm(now());
@@ -292,10 +319,13 @@ mod started {
 fn created_event_named_started() {
     use started::{Order, OrderEvent};
 
-    let mut order = Order::create("my order".to_string());
-    let events = order.collect_events();
-    assert_eq!(events.len(), 1);
-    assert!(matches!(&events[0].payload, OrderEvent::Started { name } if name == "my order"));
-    assert_eq!(events[0].name(), "Started");
-    assert_eq!(events[0].topic(), "domain_order::started:Order.Started");
+    let then = AggregateTest::<Order>::given_no_events().when(|| Order::create("my order".into()));
+    assert_eq!(then.events()[0].name(), "Started");
+    assert_eq!(
+        then.events()[0].topic(),
+        "domain_order::started:Order.Started"
+    );
+    then.then_expect_events([OrderEvent::Started {
+        name: "my order".into(),
+    }]);
 }

@@ -100,11 +100,8 @@ impl Process for Counters {
         processing: &mut ProcessingEvent<'_>,
     ) -> PolicyResult {
         if let WorldEvent::SomethingHappened { what } = event.payload {
-            let mut counter = match processing.get::<Counter>(Counter::create_id(&what)) {
-                Ok(counter) => counter,
-                Err(e) if e.is_not_found() => Counter::create(what),
-                Err(e) => return Err(e.into()),
-            };
+            let id = Counter::create_id(&what);
+            let mut counter = processing.get_or_else(id, || Counter::create(what))?;
             counter.incremented();
             processing.save(&mut counter)?;
         }

@@ -91,11 +91,8 @@ impl Process for Tallies {
         event: DomainEvent<WorldEvent>,
         processing: &mut ProcessingEvent<'_>,
     ) -> PolicyResult {
-        let mut tally = match processing.get::<Tally>(event.originator_id) {
-            Ok(tally) => tally,
-            Err(e) if e.is_not_found() => Tally::create(event.originator_id),
-            Err(e) => return Err(e.into()),
-        };
+        let id = event.originator_id;
+        let mut tally = processing.get_or_else(id, || Tally::create(id))?;
         tally.count(processing.notification_id(), event.originator_version)?;
         processing.save(&mut tally)?;
         Ok(())

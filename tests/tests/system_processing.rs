@@ -71,11 +71,8 @@ impl Process for Echoes {
         processing: &mut ProcessingEvent<'_>,
     ) -> PolicyResult {
         if let WorldEvent::SomethingHappened { what } = event.payload {
-            let mut echo = match processing.get::<Echo>(event.originator_id) {
-                Ok(echo) => echo,
-                Err(e) if e.is_not_found() => Echo::create(event.originator_id),
-                Err(e) => return Err(e.into()),
-            };
+            let id = event.originator_id;
+            let mut echo = processing.get_or_else(id, || Echo::create(id))?;
             echo.echo(what);
             processing.save(&mut echo)?;
         }
@@ -134,11 +131,8 @@ impl Process for Tally {
             .into());
         }
         let name = format!("{expected_leader}/{what}");
-        let mut counter = match processing.get::<Counter>(Counter::create_id(&name)) {
-            Ok(counter) => counter,
-            Err(e) if e.is_not_found() => Counter::create(name),
-            Err(e) => return Err(e.into()),
-        };
+        let id = Counter::create_id(&name);
+        let mut counter = processing.get_or_else(id, || Counter::create(name))?;
         counter.incremented();
         processing.save(&mut counter)?;
         Ok(())

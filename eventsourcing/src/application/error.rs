@@ -19,6 +19,20 @@ pub enum ApplicationError {
         version: Option<u64>,
     },
 
+    /// A get-or-create ([`Repository::get_or_else`](super::Repository::get_or_else)) did not
+    /// find the aggregate, and the aggregate it created has another id: the next call would not
+    /// find that one either, and create yet another.
+    #[error(
+        "aggregate {id} not found, and the aggregate created in its place has another id, \
+         {created}: the constructor given to get_or_else must give it the id {id}"
+    )]
+    CreatedWithOtherId {
+        /// The aggregate id asked for.
+        id: Uuid,
+        /// The id of the aggregate that was created.
+        created: Uuid,
+    },
+
     /// Storing or reading events failed. An integrity error here means another writer saved
     /// the same aggregate version first: get the aggregate again and retry the command.
     #[error(transparent)]

@@ -17,4 +17,5 @@ pub use app::{Aggregates, Application, ApplicationBuilder};
 pub use config::Environment;
 pub use error::{ApplicationError, ConfigError};
 pub use notification_log::{LocalNotificationLog, NotificationLog, Section, DEFAULT_SECTION_SIZE};
+pub(crate) use repository::found_or_else;
 pub use repository::Repository;

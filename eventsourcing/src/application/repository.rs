@@ -63,6 +63,52 @@ impl<T: Transcoder> Repository<T> {
         self.load(id, None)
     }
 
+    /// The aggregate with id `id`, or, if it has no events, the new aggregate `create` makes
+    /// (not saved: save it with the changes the caller makes). Any other error is returned,
+    /// never turned into a creation.
+    ///
+    /// `create` must give the new aggregate the id `id` (an `id` argument, or a `create_id`
+    /// that derives the same id), or the next call would not find it either:
+    /// [`ApplicationError::CreatedWithOtherId`] if it does not.
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    ///
+    /// #[aggregate]
+    /// pub struct Counter { count: u64 }
+    ///
+    /// #[aggregate]
+    /// impl Counter {
+    ///     pub fn create_id(name: &str) -> Uuid {
+    ///         eventsourcing::domain::url_id(&format!("/counters/{name}"))
+    ///     }
+    ///
+    ///     #[created]
+    ///     pub fn create(name: String) -> Self { Counter { count: 0 } }
+    ///
+    ///     #[event]
+    ///     pub fn incremented(&mut self) { self.count += 1 }
+    /// }
+    ///
+    /// let app = Application::new("Counters")?;
+    /// for _ in 0..2 {
+    ///     let id = Counter::create_id("dinosaurs");
+    ///     let mut counter = app.repository().get_or_else(id, || Counter::create("dinosaurs".into()))?;
+    ///     counter.incremented();
+    ///     app.save(&mut counter)?;
+    /// }
+    /// let counter: Counter = app.repository().get(Counter::create_id("dinosaurs"))?;
+    /// assert_eq!(counter.version(), 3); // created once, incremented twice
+    /// # Ok::<(), ApplicationError>(())
+    /// ```
+    pub fn get_or_else<A: Aggregate>(
+        &self,
+        id: Uuid,
+        create: impl FnOnce() -> A,
+    ) -> Result<A, ApplicationError> {
+        found_or_else(id, self.get(id), create)
+    }
+
     /// The aggregate with id `id` as it was at `version` (or at its latest version, if that is
     /// lower). [`ApplicationError::AggregateNotFound`] if it has no events at or below
     /// `version`.
@@ -145,5 +191,28 @@ impl<T: Transcoder> Repository<T> {
                 Ok(None)
             }
         }
+    }
+}
+
+/// `found`, or, if it is the error that `id` has no events, the aggregate `create` makes, which
+/// must have the id `id`: [`Repository::get_or_else`] and its counterpart in process
+/// applications.
+pub(crate) fn found_or_else<A: Aggregate>(
+    id: Uuid,
+    found: Result<A, ApplicationError>,
+    create: impl FnOnce() -> A,
+) -> Result<A, ApplicationError> {
+    match found {
+        Err(error) if error.is_not_found() => {
+            let created = create();
+            if created.id() != id {
+                return Err(ApplicationError::CreatedWithOtherId {
+                    id,
+                    created: created.id(),
+                });
+            }
+            Ok(created)
+        }
+        found => found,
     }
 }

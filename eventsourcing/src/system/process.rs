@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::application::{Application, ApplicationError};
+use crate::application::{found_or_else, Application, ApplicationError};
 use crate::domain::{Aggregate, AggregateEvent, BoxError, DomainEvent};
 use crate::persistence::{
     JsonTranscoder, Mapper, Notification, PersistenceError, StoredEvent, Transcoder,
@@ -75,11 +75,9 @@ pub type PolicyResult = Result<(), BoxError>;
 ///
 ///     fn policy(&self, event: DomainEvent<WorldEvent>, processing: &mut ProcessingEvent<'_>) -> PolicyResult {
 ///         if let WorldEvent::SomethingHappened { what } = event.payload {
-///             let mut counter = match processing.get::<Counter>(Counter::create_id(&what)) {
-///                 Ok(counter) => counter,
-///                 Err(e) if e.is_not_found() => Counter::create(what),
-///                 Err(e) => return Err(e.into()),
-///             };
+///             // The counter of `what`, or a new one the first time.
+///             let id = Counter::create_id(&what);
+///             let mut counter = processing.get_or_else(id, || Counter::create(what))?;
 ///             counter.incremented();
 ///             processing.save(&mut counter)?;
 ///         }
@@ -224,6 +222,21 @@ impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
             Some(aggregate) => Ok(aggregate.clone()),
             None => self.application.repository().get(id),
         }
+    }
+
+    /// The aggregate `id` as this processing sees it (see [`get`](ProcessingEvent::get)), or,
+    /// if it has no events yet, the new aggregate `create` makes, for the policy to change and
+    /// [`save`](ProcessingEvent::save). Any other error is returned, never turned into a
+    /// creation.
+    ///
+    /// `create` must give the new aggregate the id `id`:
+    /// [`ApplicationError::CreatedWithOtherId`] if it does not. See the [`Process`] example.
+    pub fn get_or_else<A: Aggregate + Clone + Send>(
+        &self,
+        id: Uuid,
+        create: impl FnOnce() -> A,
+    ) -> Result<A, ApplicationError> {
+        found_or_else(id, self.get(id), create)
     }
 
     /// Collects the aggregate's new events, to be recorded with the tracking record when the

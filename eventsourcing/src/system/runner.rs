@@ -146,7 +146,7 @@ impl Wiring {
 /// # impl Process for Tallies {
 /// #     type Upstream = DomainEvent<NoteEvent>;
 /// #     fn policy(&self, _: DomainEvent<NoteEvent>, p: &mut ProcessingEvent<'_>) -> PolicyResult {
-/// #         let mut tally = p.get::<Tally>(Tally::create_id()).or_else(|e| if e.is_not_found() { Ok(Tally::create()) } else { Err(e) })?;
+/// #         let mut tally = p.get_or_else(Tally::create_id(), Tally::create)?;
 /// #         tally.counted();
 /// #         p.save(&mut tally)?;
 /// #         Ok(())

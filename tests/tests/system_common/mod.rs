@@ -140,11 +140,8 @@ impl Process for Counters {
             if self.refused.lock().unwrap().contains(&what) {
                 return Err(format!("refusing to count {what}").into());
             }
-            let mut counter = match processing.get::<Counter>(Counter::create_id(&what)) {
-                Ok(counter) => counter,
-                Err(e) if e.is_not_found() => Counter::create(what),
-                Err(e) => return Err(e.into()),
-            };
+            let id = Counter::create_id(&what);
+            let mut counter = processing.get_or_else(id, || Counter::create(what))?;
             counter.incremented();
             processing.save(&mut counter)?;
         }

@@ -2,6 +2,12 @@
 //! backend must pass, so that in-memory, SQLite, PostgreSQL and third-party recorders behave
 //! the same.
 //!
+//! It also holds [`AggregateTest`], a given/when/then harness for the commands of aggregates:
+//! given past events (or none), when a command, then these events, this error, or no events.
+//! Add the feature to the dev-dependency
+//! (`eventsourcing = { ..., features = ["testing"] }` under `[dev-dependencies]`) to use either
+//! in a project's tests.
+//!
 //! The checks follow the recorder contracts of the reference library (insert is atomic; a
 //! conflict on an aggregate version, with a stored event or inside the batch, is an integrity
 //! error and writes nothing; `select_events` filters `gt`/`lte`, orders, then limits;
@@ -47,6 +53,9 @@
 //! // Or every check: testing::run_all(&InMemory);
 //! // Or one #[test] per check: eventsourcing::recorder_conformance_tests!(InMemory);
 //! ```
+
+mod aggregate;
+pub use aggregate::{AggregateTest, CommandOutcome, CreationOutcome, Given, GivenNoEvents, Then};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
