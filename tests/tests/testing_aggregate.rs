@@ -412,6 +412,7 @@ mod flaky {
     static APPLIED: AtomicBool = AtomicBool::new(false);
 
     #[aggregate]
+    #[derive(Clone)]
     pub struct Flaky {}
 
     #[aggregate]
