@@ -68,7 +68,7 @@ mod backend {
     use std::sync::Arc;
 
     use eventsourcing::application::{Application, ApplicationBuilder};
-    use eventsourcing::popo::InMemoryRecorder;
+    use eventsourcing::memory::InMemoryRecorder;
 
     /// A database file in the temporary directory, removed (with SQLite's `-wal` and `-shm`
     /// files) when dropped.

@@ -5,7 +5,7 @@ pub mod application;
 pub mod domain;
 pub mod interface;
 pub mod persistence;
-pub mod popo;
+pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]

@@ -25,7 +25,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use eventsourcing::persistence::{AggregateRecorder, ApplicationRecorder, ProcessRecorder};
-//! use eventsourcing::popo::InMemoryRecorder;
+//! use eventsourcing::memory::InMemoryRecorder;
 //! use eventsourcing::testing::{self, RecorderFactory};
 //!
 //! struct InMemory;

@@ -12,7 +12,7 @@ use eventsourcing::persistence::{
     AggregateRecorder, ApplicationRecorder, EventQuery, Notification, PersistenceError,
     ProcessRecorder, StoredEvent, Tracking,
 };
-use eventsourcing::popo::InMemoryRecorder;
+use eventsourcing::memory::InMemoryRecorder;
 use eventsourcing::testing;
 use uuid::Uuid;
 

@@ -8,7 +8,7 @@ use eventsourcing::persistence::{
     AesCipher, ApplicationRecorder, Cipher, Compressor, EventQuery, EventStore, Mapper,
     StoredEvent, ZlibCompressor,
 };
-use eventsourcing::popo::InMemoryRecorder;
+use eventsourcing::memory::InMemoryRecorder;
 use eventsourcing::prelude::*;
 use eventsourcing::sqlite::{SqliteApplicationRecorder, SqliteDatastore};
 use eventsourcing_tests::world::{World, WorldEvent};

@@ -484,9 +484,9 @@ impl<T: Transcoder> ApplicationBuilder<T> {
         self
     }
 
-    /// Stores events in memory (`PERSISTENCE_MODULE=eventsourcing.popo`).
+    /// Stores events in memory (`PERSISTENCE_MODULE=eventsourcing.memory`).
     pub fn memory(self) -> Self {
-        self.env(PERSISTENCE_MODULE, "eventsourcing.popo")
+        self.env(PERSISTENCE_MODULE, "eventsourcing.memory")
     }
 
     /// Stores events in the SQLite database `db_name`, a file path or `":memory:"`

@@ -6,9 +6,9 @@ use std::str::FromStr;
 use super::error::ConfigError;
 use crate::persistence::{Mapper, Transcoder};
 
-/// Which persistence module (backend) to use: `eventsourcing.popo` (in memory, the default),
-/// `eventsourcing.sqlite` or `eventsourcing.postgres`. Short names (`memory`, `sqlite`,
-/// `postgres`) work too.
+/// Which persistence module (backend) to use: `eventsourcing.memory` (in memory, the default;
+/// the reference's `eventsourcing.popo` works too), `eventsourcing.sqlite` or
+/// `eventsourcing.postgres`. Short names (`memory`, `sqlite`, `postgres`) work too.
 pub const PERSISTENCE_MODULE: &str = "PERSISTENCE_MODULE";
 /// The reference library's older name for the backend: a factory topic such as
 /// `eventsourcing.sqlite:Factory`. Read when `PERSISTENCE_MODULE` is not set.

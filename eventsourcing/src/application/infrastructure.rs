@@ -11,7 +11,7 @@ use super::error::{ApplicationError, ConfigError};
 use crate::persistence::{
     AesCipher, AggregateRecorder, Cipher, Compressor, ProcessRecorder, ZlibCompressor,
 };
-use crate::popo::InMemoryRecorder;
+use crate::memory::InMemoryRecorder;
 
 /// The recorders of an application.
 pub(crate) struct Infrastructure {
@@ -41,7 +41,7 @@ pub(crate) fn backend(env: &Environment) -> Result<Backend, ConfigError> {
     };
     let module = value.strip_suffix(":Factory").unwrap_or(value);
     match module {
-        "eventsourcing.popo" | "popo" | "memory" => Ok(Backend::Memory),
+        "eventsourcing.memory" | "memory" | "eventsourcing.popo" | "popo" => Ok(Backend::Memory),
         "eventsourcing.sqlite" | "sqlite" => Ok(Backend::Sqlite),
         "eventsourcing.postgres" | "postgres" | "postgresql" => Ok(Backend::Postgres),
         _ => Err(ConfigError::new(

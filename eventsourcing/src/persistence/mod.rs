@@ -5,7 +5,7 @@
 //! [`StoredEvent`] — serialise ([`Transcoder`], JSON by default), then compress
 //! ([`Compressor`], zlib), then encrypt ([`Cipher`], AES-GCM) — and back. Recorders
 //! ([`AggregateRecorder`], [`ApplicationRecorder`], [`ProcessRecorder`]) write stored events
-//! to a database: in memory ([`crate::popo`]), SQLite ([`crate::sqlite`]) or PostgreSQL
+//! to a database: in memory ([`crate::memory`]), SQLite ([`crate::sqlite`]) or PostgreSQL
 //! ([`crate::postgres`], feature `postgres`).
 
 mod cipher;

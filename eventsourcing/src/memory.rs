@@ -1,5 +1,6 @@
-//! In-memory recorders ("plain old Python objects" in the reference library): the fastest
-//! backend, and the default when nothing else is configured. Nothing survives the process.
+//! In-memory recorders (the reference library's `popo` module, "plain old Python objects"):
+//! the fastest backend, and the default when nothing else is configured. Nothing survives the
+//! process.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -20,7 +21,7 @@ use crate::persistence::{
 ///
 /// ```
 /// use eventsourcing::persistence::{AggregateRecorder, ApplicationRecorder, EventQuery, StoredEvent};
-/// use eventsourcing::popo::InMemoryRecorder;
+/// use eventsourcing::memory::InMemoryRecorder;
 /// use uuid::Uuid;
 ///
 /// let recorder = InMemoryRecorder::new();
