@@ -4,14 +4,28 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use uuid::Uuid;
 
 use crate::persistence::{
-    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification, PersistenceError,
-    ProcessRecorder, StoredEvent, Tracking,
+    AggregateRecorder, ApplicationRecorder, Environment, ErrorKind, EventQuery, FactoryError,
+    InfrastructureFactory, Notification, PersistenceError, ProcessRecorder, Recorders, StoredEvent,
+    Tracking,
 };
+
+/// The in-memory backend's factory (`PERSISTENCE_MODULE=eventsourcing.memory`, the default):
+/// new, empty recorders for each application. It reads no settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InMemoryFactory;
+
+impl InfrastructureFactory for InMemoryFactory {
+    fn recorders(&self, _env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+        let snapshots =
+            snapshotting.then(|| Arc::new(InMemoryRecorder::new()) as Arc<dyn AggregateRecorder>);
+        Ok(Recorders::new(Arc::new(InMemoryRecorder::new()), snapshots))
+    }
+}
 
 /// An in-memory recorder: aggregate, application and process recorder in one.
 ///

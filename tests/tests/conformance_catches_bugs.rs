@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use eventsourcing::memory::InMemoryRecorder;
 use eventsourcing::persistence::{
     AggregateRecorder, ApplicationRecorder, EventQuery, Notification, PersistenceError,
     ProcessRecorder, StoredEvent, Tracking,
 };
-use eventsourcing::memory::InMemoryRecorder;
 use eventsourcing::testing;
 use uuid::Uuid;
 

@@ -9,17 +9,16 @@ use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
 use super::config::{
-    Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, IS_SNAPSHOTTING_ENABLED,
+    ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, IS_SNAPSHOTTING_ENABLED,
     PERSISTENCE_MODULE, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT,
 };
-use super::error::{ApplicationError, ConfigError};
-use super::infrastructure;
+use super::error::ApplicationError;
 use super::notification_log::{LocalNotificationLog, DEFAULT_SECTION_SIZE};
 use super::repository::Repository;
 use crate::domain::{Aggregate, Snapshot};
 use crate::persistence::{
-    AggregateRecorder, EventStore, JsonTranscoder, Mapper, PersistenceError, ProcessRecorder,
-    StoredEvent, Transcoder,
+    AggregateRecorder, EventStore, InfrastructureFactory, JsonTranscoder, Mapper, PersistenceError,
+    ProcessRecorder, Recorders, StoredEvent, Transcoder,
 };
 
 /// Something to be told after an application has saved new events (a runner prompting the
@@ -434,11 +433,18 @@ pub struct ApplicationBuilder<T: Transcoder = JsonTranscoder> {
     transcoder: T,
     snapshotting_intervals: HashMap<&'static str, u64>,
     section_size: usize,
-    recorders: Option<Recorders>,
+    infrastructure: Infrastructure,
 }
 
-/// Recorders given to a builder: the application's, and the snapshots'.
-type Recorders = (Arc<dyn ProcessRecorder>, Option<Arc<dyn AggregateRecorder>>);
+/// Where a builder gets the application's recorders.
+enum Infrastructure {
+    /// From the factory the configuration names (`PERSISTENCE_MODULE`).
+    Configured,
+    /// From this factory.
+    Factory(Arc<dyn InfrastructureFactory>),
+    /// These recorders.
+    Recorders(Recorders),
+}
 
 impl ApplicationBuilder<JsonTranscoder> {
     /// A builder of the application `name`, starting from the process environment.
@@ -448,7 +454,7 @@ impl ApplicationBuilder<JsonTranscoder> {
             transcoder: JsonTranscoder,
             snapshotting_intervals: HashMap::new(),
             section_size: DEFAULT_SECTION_SIZE,
-            recorders: None,
+            infrastructure: Infrastructure::Configured,
         }
     }
 }
@@ -535,13 +541,33 @@ impl<T: Transcoder> ApplicationBuilder<T> {
     }
 
     /// Uses these recorders instead of the configured backend (a backend of your own, or a
-    /// recorder shared between applications).
+    /// recorder shared between applications). Replaces an earlier
+    /// [`backend`](ApplicationBuilder::backend).
     pub fn recorders(
         mut self,
         events: Arc<dyn ProcessRecorder>,
         snapshots: Option<Arc<dyn AggregateRecorder>>,
     ) -> Self {
-        self.recorders = Some((events, snapshots));
+        self.infrastructure = Infrastructure::Recorders(Recorders::new(events, snapshots));
+        self
+    }
+
+    /// Builds the recorders with `factory` instead of the one `PERSISTENCE_MODULE` names (a
+    /// backend of your own, for this application only; to choose one by name, see
+    /// [`registry::register`](crate::registry::register)). The factory reads its settings
+    /// from this builder's configuration. Replaces earlier
+    /// [`recorders`](ApplicationBuilder::recorders).
+    ///
+    /// ```
+    /// use eventsourcing::application::Application;
+    /// use eventsourcing::memory::InMemoryFactory;
+    ///
+    /// let app = Application::builder("Worlds").backend(InMemoryFactory).build()?;
+    /// assert_eq!(app.recorder().max_notification_id()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backend(mut self, factory: impl InfrastructureFactory + 'static) -> Self {
+        self.infrastructure = Infrastructure::Factory(Arc::new(factory));
         self
     }
 
@@ -552,7 +578,7 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             transcoder,
             snapshotting_intervals: self.snapshotting_intervals,
             section_size: self.section_size,
-            recorders: self.recorders,
+            infrastructure: self.infrastructure,
         }
     }
 
@@ -566,21 +592,35 @@ impl<T: Transcoder> ApplicationBuilder<T> {
         let env = self.env;
         let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
         let mapper = Arc::new(env.mapper(self.transcoder)?);
-        let (recorder, snapshot_recorder) = match self.recorders {
-            Some((_, None)) if snapshotting => {
-                return Err(ConfigError::new(
-                    env.name_of(IS_SNAPSHOTTING_ENABLED),
-                    "snapshotting is enabled, but the recorders given to the builder include \
-                     none for snapshots: give one, or disable snapshotting",
-                )
-                .into())
-            }
-            Some((events, snapshots)) => (events, snapshots.filter(|_| snapshotting)),
-            None => {
-                let infrastructure = infrastructure::construct(&env, snapshotting)?;
-                (infrastructure.recorder, infrastructure.snapshots)
-            }
+        let (recorders, missing_snapshots) = match self.infrastructure {
+            Infrastructure::Recorders(recorders) => (
+                recorders,
+                "the recorders given to the builder include none for snapshots",
+            ),
+            Infrastructure::Factory(factory) => (
+                factory.recorders(&env, snapshotting)?,
+                "the backend given to the builder made no recorder for snapshots",
+            ),
+            Infrastructure::Configured => (
+                crate::registry::select(&env)?.recorders(&env, snapshotting)?,
+                "the persistence module made no recorder for snapshots",
+            ),
         };
+        let Recorders {
+            events: recorder,
+            snapshots: snapshot_recorder,
+        } = recorders;
+        if snapshotting && snapshot_recorder.is_none() {
+            return Err(ConfigError::new(
+                env.name_of(IS_SNAPSHOTTING_ENABLED),
+                format!(
+                    "snapshotting is enabled, but {missing_snapshots}: give one, or disable \
+                     snapshotting"
+                ),
+            )
+            .into());
+        }
+        let snapshot_recorder = snapshot_recorder.filter(|_| snapshotting);
         let events = EventStore::new(Arc::clone(&mapper), recorder.clone());
         let snapshots = snapshot_recorder
             .clone()

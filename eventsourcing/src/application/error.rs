@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::domain::DomainError;
-use crate::persistence::{ErrorKind, PersistenceError};
+use crate::persistence::{ConfigError, ErrorKind, FactoryError, PersistenceError};
 
 /// An error of the application layer.
 #[derive(Debug, thiserror::Error)]
@@ -78,23 +78,12 @@ impl ApplicationError {
     }
 }
 
-/// A configuration value is missing or invalid. The message names the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration error in {variable}: {message}")]
-pub struct ConfigError {
-    /// The environment variable the bad value came from (with the application-name prefix if
-    /// it was given that way), or the one that is missing.
-    pub variable: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// A configuration error of `variable`.
-    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            variable: variable.into(),
-            message: message.into(),
+/// A factory's error is the application's configuration or persistence error.
+impl From<FactoryError> for ApplicationError {
+    fn from(error: FactoryError) -> Self {
+        match error {
+            FactoryError::Config(error) => ApplicationError::Config(error),
+            FactoryError::Persistence(error) => ApplicationError::Persistence(error),
         }
     }
 }

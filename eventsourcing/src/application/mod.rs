@@ -9,12 +9,12 @@
 pub(crate) mod app;
 pub mod config;
 mod error;
-pub(crate) mod infrastructure;
 mod notification_log;
 mod repository;
 
 pub use app::{Aggregates, Application, ApplicationBuilder};
+pub use config::ConfigError;
 pub use config::Environment;
-pub use error::{ApplicationError, ConfigError};
+pub use error::ApplicationError;
 pub use notification_log::{LocalNotificationLog, NotificationLog, Section, DEFAULT_SECTION_SIZE};
 pub use repository::Repository;
