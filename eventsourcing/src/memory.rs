@@ -49,6 +49,7 @@ impl InfrastructureFactory for InMemoryFactory {
 /// recorder.insert_events(&[event(1), event(2)]).unwrap();
 /// let conflict = recorder.insert_events(&[event(3), event(2)]).unwrap_err();
 /// assert!(conflict.is_integrity());
+/// assert_eq!(conflict.conflict(), Some((id, 2)));
 /// assert_eq!(recorder.select_events(id, &EventQuery::new()).unwrap().len(), 2);
 /// assert_eq!(recorder.max_notification_id().unwrap(), 2);
 /// ```
@@ -149,12 +150,6 @@ impl Versions {
 
 impl Tables {
     fn check_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
-        let conflict = |event: &StoredEvent| {
-            PersistenceError::integrity(format!(
-                "event {} version {} is already stored",
-                event.originator_id, event.originator_version
-            ))
-        };
         for (i, event) in events.iter().enumerate() {
             let stored = self
                 .index
@@ -167,7 +162,10 @@ impl Tables {
                     && earlier.originator_id == event.originator_id
             });
             if stored || repeated {
-                return Err(conflict(event));
+                return Err(PersistenceError::Conflict {
+                    originator_id: event.originator_id,
+                    originator_version: event.originator_version,
+                });
             }
         }
         Ok(())

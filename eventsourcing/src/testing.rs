@@ -375,12 +375,31 @@ fn ok<T>(result: Result<T, PersistenceError>, what: &str) -> T {
     }
 }
 
-fn integrity_error<T: Debug>(result: Result<T, PersistenceError>, what: &str) {
+/// A refused tracking record: an integrity error, and not an aggregate's
+/// [`Conflict`](PersistenceError::Conflict).
+#[track_caller]
+fn tracking_refused<T: Debug>(result: Result<T, PersistenceError>, what: &str) {
     match result {
         Ok(value) => panic!("{what}: expected an integrity error, got Ok({value:?})"),
         Err(e) => assert!(
-            e.is_integrity(),
-            "{what}: expected an integrity error, got {}: {e} ({e:?})",
+            e.is_integrity() && e.conflict().is_none(),
+            "{what}: expected an integrity error about the tracking record (not an aggregate's \
+             conflict), got {}: {e} ({e:?})",
+            e.kind()
+        ),
+    }
+}
+
+/// A typed conflict naming the aggregate and the version that conflicted.
+#[track_caller]
+fn conflict<T: Debug>(result: Result<T, PersistenceError>, id: Uuid, version: u64, what: &str) {
+    match result {
+        Ok(value) => panic!("{what}: expected a conflict, got Ok({value:?})"),
+        Err(e) => assert!(
+            e.conflict() == Some((id, version)),
+            "{what}: expected PersistenceError::Conflict {{ originator_id: {id}, \
+             originator_version: {version} }} (the error must name the aggregate and version \
+             that conflicted), got {}: {e} ({e:?})",
             e.kind()
         ),
     }
@@ -680,9 +699,10 @@ pub fn check_select_variants(recorder: &dyn AggregateRecorder) {
 }
 
 /// Optimistic concurrency control: inserting a version that is already stored, or the same
-/// version twice in one batch, is an integrity error and writes nothing of the batch (not
-/// even the events of other aggregates in it); the stored event is not replaced; the
-/// recorder keeps working afterwards.
+/// version twice in one batch, is a [`PersistenceError::Conflict`] naming the first event of
+/// the batch that conflicts (an integrity error), and writes nothing of the batch (not even the
+/// events of other aggregates in it); the stored event is not replaced; the recorder keeps
+/// working afterwards.
 ///
 /// Expects a fresh, empty recorder.
 pub fn check_insert_conflicts(recorder: &dyn AggregateRecorder) {
@@ -695,28 +715,36 @@ pub fn check_insert_conflicts(recorder: &dyn AggregateRecorder) {
     ];
     ok(recorder.insert_events(&original), "insert_events(a1, a2)");
 
-    integrity_error(
+    conflict(
         recorder.insert_events(&[stored_event(a, 2, "conflicting")]),
+        a,
+        2,
         "inserting a version that is already stored",
     );
-    integrity_error(
+    conflict(
         recorder.insert_events(&[
             stored_event(b, 1, "innocent"),
             stored_event(a, 3, "innocent"),
             stored_event(a, 1, "conflicting"),
         ]),
+        a,
+        1,
         "a batch whose last event conflicts with a stored one",
     );
-    integrity_error(
+    conflict(
         recorder.insert_events(&[
             stored_event(c, 1, "first"),
             stored_event(c, 2, "first"),
             stored_event(c, 1, "duplicate"),
         ]),
+        c,
+        1,
         "a batch with the same version twice",
     );
-    integrity_error(
+    conflict(
         recorder.insert_events(&[stored_event(a, 3, "x"), stored_event(a, 3, "y")]),
+        a,
+        3,
         "a batch with the same new version of a stored aggregate twice",
     );
     assert_eq!(
@@ -731,6 +759,21 @@ pub fn check_insert_conflicts(recorder: &dyn AggregateRecorder) {
     assert!(
         select_all(recorder, c).is_empty(),
         "a batch with a duplicate must write nothing"
+    );
+    // The same through insert_owned, which a recorder may implement on its own.
+    let d = Uuid::new_v4();
+    conflict(
+        recorder.insert_owned(vec![
+            stored_event(d, 1, "owned"),
+            stored_event(a, 2, "owned"),
+        ]),
+        a,
+        2,
+        "insert_owned of a batch whose last event conflicts",
+    );
+    assert!(
+        select_all(recorder, d).is_empty(),
+        "a failed insert_owned must write nothing"
     );
 
     // The recorder still works: no transaction was left open, no lock held.
@@ -784,9 +827,10 @@ fn race(
                 match &results[round] {
                     Ok(()) => winners.push(t),
                     Err(e) => assert!(
-                        e.is_integrity(),
-                        "round {}: a writer that lost the race must get an integrity error, \
-                         thread {t} got {}: {e}",
+                        e.conflict() == Some((shared, round as u64 + 1)),
+                        "round {}: a writer that lost the race must get a conflict naming the \
+                         raced aggregate {shared} and version {}, thread {t} got {}: {e}",
+                        round + 1,
                         round + 1,
                         e.kind()
                     ),
@@ -1029,12 +1073,16 @@ pub fn check_failed_insert_consumes_no_notification(
         recorder.insert_events(&[stored_event(a, 1, "a1")]),
         "insert_events(a1)",
     );
-    integrity_error(
+    conflict(
         recorder.insert_events(&[stored_event(b, 1, "b1"), stored_event(a, 1, "again")]),
+        a,
+        1,
         "a conflict with a stored event",
     );
-    integrity_error(
+    conflict(
         recorder.insert_events(&[stored_event(b, 1, "b1"), stored_event(b, 1, "again")]),
+        b,
+        1,
         "a duplicate inside the batch",
     );
     if gapless {
@@ -1381,7 +1429,7 @@ pub fn check_batch_tracking(recorder: &dyn ProcessRecorder) {
         "a batch of notifications 1 to 3",
     );
     assert_eq!(max_tracking_id(recorder, upstream), 3);
-    integrity_error(
+    tracking_refused(
         recorder.insert_events_with_tracking(&[stored_event(a, 2, "a2")], &batch(2, 5)),
         "a batch from 2 to 5 after 1 to 3 were recorded (an overlapping batch)",
     );
@@ -1391,7 +1439,7 @@ pub fn check_batch_tracking(recorder: &dyn ProcessRecorder) {
         "the events of a refused batch must not be written"
     );
     assert_eq!(max_tracking_id(recorder, upstream), 3);
-    integrity_error(
+    tracking_refused(
         recorder.insert_events_with_tracking(&[stored_event(a, 2, "a2")], &batch(6, 4)),
         "records out of order in one insert (the second is not after the first)",
     );
@@ -1429,19 +1477,19 @@ pub fn check_tracking_atomicity(recorder: &dyn ProcessRecorder, gapless: bool) {
         "insert_events_with_tracking(a1, upstream 3)",
     );
 
-    integrity_error(
+    tracking_refused(
         insert_tracked(recorder, &[stored_event(b, 1, "b1")], upstream, 3),
         "a tracking record that is already written",
     );
-    integrity_error(
+    tracking_refused(
         insert_tracked(recorder, &[stored_event(b, 1, "b1")], upstream, 2),
         "a tracking record below the position (positions never move backwards)",
     );
-    integrity_error(
+    tracking_refused(
         insert_tracked(recorder, &[], upstream, 1),
         "a tracking record below the position, with no events",
     );
-    integrity_error(
+    tracking_refused(
         insert_tracked(recorder, &[stored_event(b, 1, "b1")], "fresh", 0),
         "tracking notification 0 (ids start at 1; 0 means nothing processed)",
     );
@@ -1452,13 +1500,15 @@ pub fn check_tracking_atomicity(recorder: &dyn ProcessRecorder, gapless: bool) {
     assert_eq!(max_tracking_id(recorder, upstream), 3);
     assert_eq!(max_tracking_id(recorder, "fresh"), 0);
 
-    integrity_error(
+    conflict(
         insert_tracked(
             recorder,
             &[stored_event(b, 1, "b1"), stored_event(a, 1, "conflict")],
             upstream,
             4,
         ),
+        a,
+        1,
         "an event conflict in a batch with a new tracking record",
     );
     assert_eq!(
@@ -1536,9 +1586,9 @@ pub fn check_racing_trackers(handles: &[Arc<dyn ProcessRecorder>], gapless: bool
             match &results[round as usize - 1] {
                 Ok(()) => winners.push(t),
                 Err(e) => assert!(
-                    e.is_integrity(),
+                    e.is_integrity() && e.conflict().is_none(),
                     "round {round}: a follower that lost the race must get an integrity \
-                     error, thread {t} got {}: {e}",
+                     error about the tracking record, thread {t} got {}: {e}",
                     e.kind()
                 ),
             }

@@ -20,7 +20,8 @@ pub enum ApplicationError {
     },
 
     /// Storing or reading events failed. An integrity error here means another writer saved
-    /// the same aggregate version first: get the aggregate again and retry the command.
+    /// the same aggregate version first ([`conflict`](ApplicationError::conflict) says which):
+    /// get the aggregate again and retry the command.
     #[error(transparent)]
     Persistence(#[from] PersistenceError),
 
@@ -70,6 +71,50 @@ impl ApplicationError {
     /// the same name, for aggregates with derived ids) first.
     pub fn is_integrity(&self) -> bool {
         matches!(self, ApplicationError::Persistence(e) if e.kind() == ErrorKind::Integrity)
+    }
+
+    /// The aggregate id and version of a save that lost a race, if this is one: another
+    /// writer saved that version of the aggregate first (or the save held it twice). The
+    /// error [`is_integrity`](ApplicationError::is_integrity) too, and its message says
+    /// `conflict: aggregate {id} already has version {version}`.
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    ///
+    /// #[aggregate]
+    /// #[derive(Serialize, Deserialize)]
+    /// pub struct Counter { count: u32 }
+    ///
+    /// #[aggregate]
+    /// impl Counter {
+    ///     #[created]
+    ///     pub fn create() -> Self { Counter { count: 0 } }
+    ///
+    ///     #[event]
+    ///     pub fn incremented(&mut self) { self.count += 1 }
+    /// }
+    ///
+    /// let app = Application::new("Counters")?;
+    /// let mut counter = Counter::create();
+    /// app.save(&mut counter)?;
+    /// let mut mine: Counter = app.repository().get(counter.id())?;
+    /// let mut theirs: Counter = app.repository().get(counter.id())?;
+    /// theirs.incremented();
+    /// app.save(&mut theirs)?;
+    /// mine.incremented();
+    /// let error = app.save(&mut mine).unwrap_err();
+    /// assert_eq!(error.conflict(), Some((counter.id(), 2)));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     format!("conflict: aggregate {} already has version 2", counter.id())
+    /// );
+    /// # Ok::<(), ApplicationError>(())
+    /// ```
+    pub fn conflict(&self) -> Option<(Uuid, u64)> {
+        match self {
+            ApplicationError::Persistence(error) => error.conflict(),
+            _ => None,
+        }
     }
 
     /// Whether this is [`ApplicationError::AggregateNotFound`].

@@ -1,7 +1,9 @@
 //! PostgreSQL aggregate and application (process) recorders.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
+use postgres::error::SqlState;
 use postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -63,6 +65,8 @@ enum InsertFailure {
 /// The SQL of one events table (and, for applications, its tracking table).
 #[derive(Debug)]
 struct Tables {
+    /// The events table's name, as the server names it in errors (without the schema).
+    events_name: String,
     events: String,
     tracking: Option<String>,
     insert: String,
@@ -83,6 +87,7 @@ impl Tables {
         if let Some(schema) = &datastore.settings().schema {
             check_identifier(schema)?;
         }
+        let events_name = events.to_string();
         let events = datastore.qualified(events);
         let lock_timeout = datastore.settings().lock_timeout;
         Ok(Tables {
@@ -102,6 +107,7 @@ impl Tables {
                 lock_timeout.as_millis()
             ),
             tracking: tracking.map(|t| datastore.qualified(t)),
+            events_name,
             events,
         })
     }
@@ -179,10 +185,10 @@ impl Tables {
                     // Leave the connection usable: the failed transaction must end.
                     let _ = connection.client.batch_execute("ROLLBACK");
                 }
-                Err(InsertFailure::BeforeCommit(postgres_error(
-                    error,
-                    format!("can't insert into {}", self.events),
-                )))
+                let conflict = self.conflict(connection, &error, events);
+                Err(InsertFailure::BeforeCommit(conflict.unwrap_or_else(|| {
+                    postgres_error(error, format!("can't insert into {}", self.events))
+                })))
             }
             // The connection failed: the commit may or may not have happened.
             Err(error) => Err(InsertFailure::DuringCommit(postgres_error(
@@ -190,6 +196,73 @@ impl Tables {
                 "can't commit",
             ))),
         }
+    }
+
+    /// The conflict an insert of `events` failed with, if `error` is the events table's key
+    /// refusing one of them.
+    ///
+    /// The server names the refused key in the error's detail, `Key (originator_id,
+    /// originator_version)=(…, 3) already exists.`; the key's part is not translated with the
+    /// server's messages. Where the detail does not say (a role without the right to see the
+    /// values gets none), the batch is compared with the table: this costs a round trip, but
+    /// only on this failure path.
+    fn conflict(
+        &self,
+        connection: &mut Connection,
+        error: &postgres::Error,
+        events: &[StoredEvent],
+    ) -> Option<PersistenceError> {
+        let db = error.as_db_error()?;
+        if *db.code() != SqlState::UNIQUE_VIOLATION || db.table() != Some(&self.events_name) {
+            return None;
+        }
+        let (originator_id, originator_version) = db
+            .detail()
+            .and_then(key_in_detail)
+            .filter(|&(id, version)| {
+                events
+                    .iter()
+                    .any(|e| e.originator_id == id && e.originator_version == version)
+            })
+            .or_else(|| self.first_conflict(connection, events))?;
+        Some(PersistenceError::Conflict {
+            originator_id,
+            originator_version,
+        })
+    }
+
+    /// The first event of `events` whose version is stored already, or earlier in the batch.
+    fn first_conflict(
+        &self,
+        connection: &mut Connection,
+        events: &[StoredEvent],
+    ) -> Option<(Uuid, u64)> {
+        let ids: Vec<Uuid> = events.iter().map(|e| e.originator_id).collect();
+        let versions: Vec<i32> = events
+            .iter()
+            .map(|e| i32::try_from(e.originator_version).ok())
+            .collect::<Option<_>>()?;
+        let sql = format!(
+            "SELECT originator_id, originator_version FROM {} WHERE (originator_id, \
+             originator_version) IN (SELECT * FROM unnest($1::uuid[], $2::int4[]))",
+            self.events
+        );
+        let stored: HashSet<(Uuid, i32)> = connection
+            .client
+            .query(&sql, &[&ids, &versions])
+            .ok()?
+            .iter()
+            .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
+            .collect();
+        let mut seen = HashSet::with_capacity(events.len());
+        events
+            .iter()
+            .zip(versions)
+            .find(|&(event, version)| {
+                let key = (event.originator_id, version);
+                stored.contains(&key) || !seen.insert(key)
+            })
+            .map(|(event, _)| (event.originator_id, event.originator_version))
     }
 
     fn select(
@@ -240,6 +313,19 @@ impl Tables {
             .map_err(|e| postgres_error(e, context()))?;
         rows.iter().map(|row| stored_event(row, 0)).collect()
     }
+}
+
+/// The (originator id, version) in a unique violation's detail, `Key (originator_id,
+/// originator_version)=(…, 3) already exists.` (the text around the key may be translated).
+fn key_in_detail(detail: &str) -> Option<(Uuid, u64)> {
+    const KEY: &str = "(originator_id, originator_version)=(";
+    let values = &detail[detail.find(KEY)? + KEY.len()..];
+    let (values, _) = values.split_once(')')?;
+    let (id, version) = values.split_once(',')?;
+    Some((
+        Uuid::parse_str(id.trim()).ok()?,
+        version.trim().parse().ok()?,
+    ))
 }
 
 fn stored_event(row: &postgres::Row, first: usize) -> Result<StoredEvent, PersistenceError> {
@@ -555,5 +641,36 @@ impl ProcessRecorder for PostgresApplicationRecorder {
             let max: Option<i64> = row.try_get(0).map_err(|e| postgres_error(e, context))?;
             from_signed(max.unwrap_or(0), "notification id")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_read_from_a_unique_violations_detail() {
+        let id = Uuid::new_v4();
+        assert_eq!(
+            key_in_detail(&format!(
+                "Key (originator_id, originator_version)=({id}, 3) already exists."
+            )),
+            Some((id, 3))
+        );
+        // Translated.
+        assert_eq!(
+            key_in_detail(&format!(
+                "Schl\u{fc}ssel \u{bb}(originator_id, originator_version)=({id}, 12)\u{ab} existiert bereits."
+            )),
+            Some((id, 12))
+        );
+        for detail in [
+            "Key (application_name, notification_id)=(Worlds, 3) already exists.",
+            "Key (originator_id, originator_version)=(not-a-uuid, 3) already exists.",
+            "Key (originator_id, originator_version)=(",
+            "",
+        ] {
+            assert_eq!(key_in_detail(detail), None, "{detail}");
+        }
     }
 }
