@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use eventsourcing::persistence::{AggregateRecorder, StoredEvent};
-use eventsourcing::postgres::{PostgresApplicationRecorder, PostgresDatastore, PostgresSettings};
+use eventsourcing::postgres::{PostgresApplicationRecorder, PostgresDatastore};
 use eventsourcing_tests::pg::{self, TempSchema};
 use uuid::Uuid;
 
@@ -22,19 +22,6 @@ fn event(id: Uuid, version: u64) -> StoredEvent {
         topic: "tests:Event".into(),
         state: b"{}".to_vec(),
     }
-}
-
-fn connect(settings: &PostgresSettings) -> postgres::Client {
-    let mut config = postgres::Config::new();
-    config
-        .host(&settings.host)
-        .port(settings.port)
-        .dbname(&settings.dbname)
-        .user(&settings.user)
-        .password(&settings.password);
-    config
-        .connect(postgres::NoTls)
-        .expect("connect as the role")
 }
 
 #[test]
@@ -81,7 +68,7 @@ fn the_conflict_is_found_when_the_server_does_not_name_the_key() {
     recorder.insert_events(&[event(a, 1), event(a, 2)]).unwrap();
 
     // What the server says: no detail, so the key can't be read from the error.
-    let mut client = connect(&settings);
+    let mut client = pg::connect_with(&settings).expect("connect as the role");
     let error = client
         .execute(
             &format!(
