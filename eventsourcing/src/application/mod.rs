@@ -6,13 +6,17 @@
 //! library's names (see [`config`]), or an [`ApplicationBuilder`]. With nothing configured,
 //! events are kept in memory.
 
+mod aggregates;
 pub(crate) mod app;
+mod builder;
 pub mod config;
 mod error;
 mod notification_log;
 mod repository;
 
-pub use app::{Aggregates, Application, ApplicationBuilder};
+pub use aggregates::Aggregates;
+pub use app::Application;
+pub use builder::ApplicationBuilder;
 pub use config::ConfigError;
 pub use config::Environment;
 pub use error::ApplicationError;
