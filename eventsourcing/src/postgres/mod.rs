@@ -18,6 +18,7 @@
 //! [`ErrorKind::Interface`]: crate::persistence::ErrorKind::Interface
 //! [`ErrorKind::Operational`]: crate::persistence::ErrorKind::Operational
 
+mod conflict;
 mod datastore;
 mod error;
 mod recorder;

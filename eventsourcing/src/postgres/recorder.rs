@@ -1,12 +1,11 @@
 //! PostgreSQL aggregate and application (process) recorders.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use postgres::error::SqlState;
 use postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::conflict;
 use super::datastore::{jittered, Connection, PostgresDatastore, MAX_ATTEMPTS, RETRY_WAIT};
 use super::error::postgres_error;
 use crate::persistence::{
@@ -185,7 +184,8 @@ impl Tables {
                     // Leave the connection usable: the failed transaction must end.
                     let _ = connection.client.batch_execute("ROLLBACK");
                 }
-                let conflict = self.conflict(connection, &error, events);
+                let conflict =
+                    conflict::conflict(connection, &self.events_name, &self.events, &error, events);
                 Err(InsertFailure::BeforeCommit(conflict.unwrap_or_else(|| {
                     postgres_error(error, format!("can't insert into {}", self.events))
                 })))
@@ -196,73 +196,6 @@ impl Tables {
                 "can't commit",
             ))),
         }
-    }
-
-    /// The conflict an insert of `events` failed with, if `error` is the events table's key
-    /// refusing one of them.
-    ///
-    /// The server names the refused key in the error's detail, `Key (originator_id,
-    /// originator_version)=(…, 3) already exists.`; the key's part is not translated with the
-    /// server's messages. Where the detail does not say (a role without the right to see the
-    /// values gets none), the batch is compared with the table: this costs a round trip, but
-    /// only on this failure path.
-    fn conflict(
-        &self,
-        connection: &mut Connection,
-        error: &postgres::Error,
-        events: &[StoredEvent],
-    ) -> Option<PersistenceError> {
-        let db = error.as_db_error()?;
-        if *db.code() != SqlState::UNIQUE_VIOLATION || db.table() != Some(&self.events_name) {
-            return None;
-        }
-        let (originator_id, originator_version) = db
-            .detail()
-            .and_then(key_in_detail)
-            .filter(|&(id, version)| {
-                events
-                    .iter()
-                    .any(|e| e.originator_id == id && e.originator_version == version)
-            })
-            .or_else(|| self.first_conflict(connection, events))?;
-        Some(PersistenceError::Conflict {
-            originator_id,
-            originator_version,
-        })
-    }
-
-    /// The first event of `events` whose version is stored already, or earlier in the batch.
-    fn first_conflict(
-        &self,
-        connection: &mut Connection,
-        events: &[StoredEvent],
-    ) -> Option<(Uuid, u64)> {
-        let ids: Vec<Uuid> = events.iter().map(|e| e.originator_id).collect();
-        let versions: Vec<i32> = events
-            .iter()
-            .map(|e| i32::try_from(e.originator_version).ok())
-            .collect::<Option<_>>()?;
-        let sql = format!(
-            "SELECT originator_id, originator_version FROM {} WHERE (originator_id, \
-             originator_version) IN (SELECT * FROM unnest($1::uuid[], $2::int4[]))",
-            self.events
-        );
-        let stored: HashSet<(Uuid, i32)> = connection
-            .client
-            .query(&sql, &[&ids, &versions])
-            .ok()?
-            .iter()
-            .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
-            .collect();
-        let mut seen = HashSet::with_capacity(events.len());
-        events
-            .iter()
-            .zip(versions)
-            .find(|&(event, version)| {
-                let key = (event.originator_id, version);
-                stored.contains(&key) || !seen.insert(key)
-            })
-            .map(|(event, _)| (event.originator_id, event.originator_version))
     }
 
     fn select(
@@ -313,19 +246,6 @@ impl Tables {
             .map_err(|e| postgres_error(e, context()))?;
         rows.iter().map(|row| stored_event(row, 0)).collect()
     }
-}
-
-/// The (originator id, version) in a unique violation's detail, `Key (originator_id,
-/// originator_version)=(…, 3) already exists.` (the text around the key may be translated).
-fn key_in_detail(detail: &str) -> Option<(Uuid, u64)> {
-    const KEY: &str = "(originator_id, originator_version)=(";
-    let values = &detail[detail.find(KEY)? + KEY.len()..];
-    let (values, _) = values.split_once(')')?;
-    let (id, version) = values.split_once(',')?;
-    Some((
-        Uuid::parse_str(id.trim()).ok()?,
-        version.trim().parse().ok()?,
-    ))
 }
 
 fn stored_event(row: &postgres::Row, first: usize) -> Result<StoredEvent, PersistenceError> {
@@ -641,36 +561,5 @@ impl ProcessRecorder for PostgresApplicationRecorder {
             let max: Option<i64> = row.try_get(0).map_err(|e| postgres_error(e, context))?;
             from_signed(max.unwrap_or(0), "notification id")
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_key_is_read_from_a_unique_violations_detail() {
-        let id = Uuid::new_v4();
-        assert_eq!(
-            key_in_detail(&format!(
-                "Key (originator_id, originator_version)=({id}, 3) already exists."
-            )),
-            Some((id, 3))
-        );
-        // Translated.
-        assert_eq!(
-            key_in_detail(&format!(
-                "Schl\u{fc}ssel \u{bb}(originator_id, originator_version)=({id}, 12)\u{ab} existiert bereits."
-            )),
-            Some((id, 12))
-        );
-        for detail in [
-            "Key (application_name, notification_id)=(Worlds, 3) already exists.",
-            "Key (originator_id, originator_version)=(not-a-uuid, 3) already exists.",
-            "Key (originator_id, originator_version)=(",
-            "",
-        ] {
-            assert_eq!(key_in_detail(detail), None, "{detail}");
-        }
     }
 }
