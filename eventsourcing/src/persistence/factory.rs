@@ -64,8 +64,10 @@ pub enum FactoryError {
 /// application use to name them.
 ///
 /// A backend's recorders must pass the conformance suite of `eventsourcing::testing` (feature
-/// `testing`). Make a factory choosable by name with `eventsourcing::registry::register`, or
-/// give it to one application with `ApplicationBuilder::backend`.
+/// `testing`). Make a factory choosable by name with
+/// [`registry::register`](crate::registry::register), or give it to one application with
+/// [`ApplicationBuilder::backend`](crate::application::ApplicationBuilder::backend). The
+/// README's "Writing a backend" has the whole picture.
 ///
 /// ```
 /// use std::sync::Arc;
