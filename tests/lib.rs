@@ -68,7 +68,7 @@ mod backend {
     use std::sync::Arc;
 
     use eventsourcing::application::{Application, ApplicationBuilder};
-    use eventsourcing::popo::InMemoryRecorder;
+    use eventsourcing::memory::InMemoryRecorder;
 
     /// A database file in the temporary directory, removed (with SQLite's `-wal` and `-shm`
     /// files) when dropped.
@@ -343,7 +343,11 @@ pub mod pg {
 
     /// A direct connection to the server, for setting up and inspecting tests.
     pub fn connect() -> Result<postgres::Client, postgres::Error> {
-        let settings = base_settings();
+        connect_with(&base_settings())
+    }
+
+    /// A direct connection with `settings` (another user's, for example).
+    pub fn connect_with(settings: &PostgresSettings) -> Result<postgres::Client, postgres::Error> {
         let mut config = postgres::Config::new();
         config
             .host(&settings.host)

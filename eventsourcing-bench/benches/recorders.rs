@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use eventsourcing::memory::InMemoryRecorder;
 use eventsourcing::persistence::{EventQuery, Mapper, ProcessRecorder, StoredEvent};
-use eventsourcing::popo::InMemoryRecorder;
 use eventsourcing::postgres::{PostgresApplicationRecorder, PostgresDatastore, PostgresSettings};
 use eventsourcing::prelude::*;
 use eventsourcing::sqlite::{SqliteApplicationRecorder, SqliteDatastore};

@@ -4,10 +4,11 @@
 pub mod application;
 pub mod domain;
 pub mod interface;
+pub mod memory;
 pub mod persistence;
-pub mod popo;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod registry;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod system;

@@ -11,7 +11,7 @@
 //! a withdrawal beyond Bob's balance refused. Events are stored in SQLite, in
 //! `eventsourcing-examples-bank_accounts.db` in the temporary directory (`$TMPDIR`), so the
 //! balances grow from run to run. The usual environment variables override this:
-//! `SQLITE_DBNAME=/path/to/bank.db`, `PERSISTENCE_MODULE=eventsourcing.popo` (in memory), and
+//! `SQLITE_DBNAME=/path/to/bank.db`, `PERSISTENCE_MODULE=eventsourcing.memory` (in memory), and
 //! for encryption and compression `CIPHER_KEY=<base64 of 16, 24 or 32 bytes>` and
 //! `COMPRESSOR_TOPIC=eventsourcing.compressor:ZlibCompressor` (each also as
 //! `BANKACCOUNTS_...`). `--encrypted` does both with a key kept beside the database file, for

@@ -10,7 +10,7 @@
 //! stored in SQLite, in `eventsourcing-examples-wiki.db` in the temporary directory
 //! (`$TMPDIR`), so each run continues the page the previous runs wrote. The usual environment
 //! variables override this: `SQLITE_DBNAME=/path/to/wiki.db`, `PERSISTENCE_MODULE=
-//! eventsourcing.popo` (in memory), and for encryption and compression `CIPHER_KEY=<base64 of
+//! eventsourcing.memory` (in memory), and for encryption and compression `CIPHER_KEY=<base64 of
 //! 16, 24 or 32 bytes>` and `COMPRESSOR_TOPIC=eventsourcing.compressor:ZlibCompressor` (each
 //! also as `WIKI_...`). `--encrypted` does both with a key kept beside the database file, for
 //! the demonstration.

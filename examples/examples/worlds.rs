@@ -11,7 +11,7 @@
 //! directory (`$TMPDIR`), so each run adds to the same world (whose id is the version 5 UUID
 //! of its name) and the second run prints the first run's events too. The usual environment
 //! variables override this: `SQLITE_DBNAME=/path/to/worlds.db`, `PERSISTENCE_MODULE=
-//! eventsourcing.popo` (in memory: nothing is kept), `IS_SNAPSHOTTING_ENABLED=y`, and for
+//! eventsourcing.memory` (in memory: nothing is kept), `IS_SNAPSHOTTING_ENABLED=y`, and for
 //! encryption and compression `CIPHER_KEY=<base64 of 16, 24 or 32 bytes>` and
 //! `COMPRESSOR_TOPIC=eventsourcing.compressor:ZlibCompressor` (each also as `WORLDS_...`).
 //! `--encrypted` does both with a key kept beside the database file, for the demonstration.

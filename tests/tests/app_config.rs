@@ -49,6 +49,8 @@ fn unknown_persistence_module() {
         "eventsourcing.popo:Factory",
         "eventsourcing.popo",
         "popo",
+        "eventsourcing.memory:Factory",
+        "eventsourcing.memory",
         "memory",
     ] {
         Worlds::with_builder(worlds_builder().env("PERSISTENCE_MODULE", module)).unwrap();

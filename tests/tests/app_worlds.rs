@@ -274,8 +274,9 @@ backend_tests! {
     }
 
     /// §2.6 and optimistic concurrency: when another application object saved the same
-    /// version first, saving is an integrity error and stores nothing; the aggregate keeps its
-    /// pending events; getting it again and retrying succeeds.
+    /// version first, saving is a conflict naming the aggregate and version (an integrity
+    /// error) and stores nothing; the aggregate keeps its pending events; getting it again and
+    /// retrying succeeds.
     fn concurrent_writer_conflicts_then_retry_succeeds(backend) {
         let first = worlds(backend);
         let second = worlds(backend);
@@ -290,6 +291,11 @@ backend_tests! {
         let error = first.app().save(&mut mine).unwrap_err();
         assert!(error.is_integrity(), "{error}");
         assert!(!error.is_not_found());
+        assert_eq!(error.conflict(), Some((world_id, 2)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!("conflict: aggregate {world_id} already has version 2")
+        );
         assert_eq!(mine.pending_events().len(), 1);
         assert_eq!(first.get_world_history(world_id).unwrap(), ["trucks"]);
 
@@ -309,6 +315,32 @@ backend_tests! {
             // PostgreSQL's sequence leaves a gap where the conflicting insert was rolled back.
             assert_eq!(section.id.as_deref(), Some("1,3"));
         }
+    }
+
+    /// Saving several aggregates at once, the conflict names the one that conflicted (here
+    /// the second, whose third and fourth events another writer saved first), and nothing of
+    /// the others is stored.
+    fn a_conflict_in_a_save_of_several_names_the_aggregate(backend) {
+        let first = worlds(backend);
+        let second = worlds(backend);
+        let stale_id = world_of_three(&first);
+        let mut stale: World = first.app().repository().get_at(stale_id, 2).unwrap();
+        let mut fresh = World::create();
+        fresh.make_it_so("jazz".to_string());
+        stale.make_it_so("late".to_string());
+        stale.make_it_so("later".to_string());
+        let error = second.app().save((&mut fresh, &mut stale)).unwrap_err();
+        assert_eq!(error.conflict(), Some((stale_id, 3)), "{error:?}");
+        assert!(second
+            .app()
+            .repository()
+            .get::<World>(fresh.id())
+            .unwrap_err()
+            .is_not_found());
+        assert_eq!(fresh.pending_events().len(), 2);
+
+        // Errors that are not conflicts say so.
+        assert_eq!(second.get_world(Uuid::new_v4()).unwrap_err().conflict(), None);
     }
 
     /// A named world: a version 5 id from its name; creating it twice conflicts; opening it

@@ -1,18 +1,19 @@
 //! The conformance suite catches the bugs it is there to catch: recorders with the classic
 //! faults (a batch that is not atomic, limit applied before the version filter, a tracking
-//! position that can move backwards, a version check outside the insert's transaction,
-//! notification ids that become visible out of order) each fail the check that targets them.
+//! position that can move backwards, a version check outside the insert's transaction, a
+//! conflict that doesn't say which event conflicted, notification ids that become visible out
+//! of order) each fail the check that targets them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use eventsourcing::memory::InMemoryRecorder;
 use eventsourcing::persistence::{
     AggregateRecorder, ApplicationRecorder, EventQuery, Notification, PersistenceError,
     ProcessRecorder, StoredEvent, Tracking,
 };
-use eventsourcing::popo::InMemoryRecorder;
 use eventsourcing::testing;
 use uuid::Uuid;
 
@@ -148,6 +149,35 @@ fn a_tracking_position_that_moves_backwards_fails() {
     testing::check_tracking_atomicity(&BackwardsTracking::default(), true);
 }
 
+/// Reports a version conflict as an integrity error that doesn't say which event conflicted.
+#[derive(Default)]
+struct UntypedConflict(InMemoryRecorder);
+
+impl AggregateRecorder for UntypedConflict {
+    fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+        self.0
+            .insert_events(events)
+            .map_err(|e| match e.conflict() {
+                Some(_) => PersistenceError::integrity(e.to_string()),
+                None => e,
+            })
+    }
+
+    fn select_events(
+        &self,
+        id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        self.0.select_events(id, query)
+    }
+}
+
+#[test]
+#[should_panic(expected = "the error must name the aggregate and version that conflicted")]
+fn a_conflict_that_does_not_say_which_event_fails() {
+    testing::check_insert_conflicts(&UntypedConflict::default());
+}
+
 /// Checks for a conflict, lets go of the lock, then inserts: the check and the insert are
 /// not one transaction.
 #[derive(Default)]
@@ -159,14 +189,17 @@ impl AggregateRecorder for CheckThenInsert {
     fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
         {
             let stored = self.events.lock().unwrap();
-            let conflict = events.iter().any(|e| {
+            let conflict = events.iter().find(|e| {
                 stored.iter().any(|s| {
                     s.originator_id == e.originator_id
                         && s.originator_version == e.originator_version
                 })
             });
-            if conflict {
-                return Err(PersistenceError::integrity("conflict"));
+            if let Some(e) = conflict {
+                return Err(PersistenceError::Conflict {
+                    originator_id: e.originator_id,
+                    originator_version: e.originator_version,
+                });
             }
         }
         std::thread::sleep(Duration::from_millis(2));

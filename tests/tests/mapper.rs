@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use eventsourcing::memory::InMemoryRecorder;
 use eventsourcing::persistence::{
     AesCipher, ApplicationRecorder, Cipher, Compressor, EventQuery, EventStore, Mapper,
     StoredEvent, ZlibCompressor,
 };
-use eventsourcing::popo::InMemoryRecorder;
 use eventsourcing::prelude::*;
 use eventsourcing::sqlite::{SqliteApplicationRecorder, SqliteDatastore};
 use eventsourcing_tests::world::{World, WorldEvent};

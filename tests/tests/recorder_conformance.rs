@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use eventsourcing::memory::InMemoryRecorder;
 use eventsourcing::persistence::{AggregateRecorder, ApplicationRecorder, ProcessRecorder};
-use eventsourcing::popo::InMemoryRecorder;
 use eventsourcing::sqlite::{SqliteAggregateRecorder, SqliteApplicationRecorder, SqliteDatastore};
 use eventsourcing::testing::RecorderFactory;
 use eventsourcing_tests::TempDir;

@@ -1,26 +1,20 @@
 //! The [`Application`]: event store, repository, snapshots and notification log, configured
 //! from the environment or a builder.
 
-use std::any::type_name;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
-use super::config::{
-    Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, IS_SNAPSHOTTING_ENABLED,
-    PERSISTENCE_MODULE, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT,
-};
-use super::error::{ApplicationError, ConfigError};
-use super::infrastructure;
-use super::notification_log::{LocalNotificationLog, DEFAULT_SECTION_SIZE};
+use super::aggregates::Aggregates;
+use super::builder::ApplicationBuilder;
+use super::config::Environment;
+use super::error::ApplicationError;
+use super::notification_log::LocalNotificationLog;
 use super::repository::Repository;
 use crate::domain::{Aggregate, Snapshot};
-use crate::persistence::{
-    AggregateRecorder, EventStore, JsonTranscoder, Mapper, PersistenceError, ProcessRecorder,
-    StoredEvent, Transcoder,
-};
+use crate::persistence::{EventStore, JsonTranscoder, Mapper, ProcessRecorder, Transcoder};
 
 /// Something to be told after an application has saved new events (a runner prompting the
 /// application's followers).
@@ -95,17 +89,17 @@ pub(crate) type Listener = Arc<dyn Fn(&str) + Send + Sync>;
 ///
 /// Applications are `Send + Sync`: share one between threads with an `Arc`.
 pub struct Application<T: Transcoder = JsonTranscoder> {
-    name: String,
-    env: Environment,
-    mapper: Arc<Mapper<T>>,
-    recorder: Arc<dyn ProcessRecorder>,
-    events: EventStore<T>,
-    snapshots: Option<EventStore<T>>,
-    repository: Repository<T>,
-    log: LocalNotificationLog,
-    snapshotting_intervals: HashMap<&'static str, u64>,
-    listeners: RwLock<Vec<(u64, Listener)>>,
-    next_listener: AtomicU64,
+    pub(super) name: String,
+    pub(super) env: Environment,
+    pub(super) mapper: Arc<Mapper<T>>,
+    pub(super) recorder: Arc<dyn ProcessRecorder>,
+    pub(super) events: EventStore<T>,
+    pub(super) snapshots: Option<EventStore<T>>,
+    pub(super) repository: Repository<T>,
+    pub(super) log: LocalNotificationLog,
+    pub(super) snapshotting_intervals: HashMap<&'static str, u64>,
+    pub(super) listeners: RwLock<Vec<(u64, Listener)>>,
+    pub(super) next_listener: AtomicU64,
 }
 
 impl<T: Transcoder> std::fmt::Debug for Application<T> {
@@ -278,335 +272,4 @@ fn store_snapshot<T: Transcoder, A: Aggregate>(
     let stored = snapshots.mapper().from_snapshot(&snapshot)?;
     snapshots.recorder().insert_events(&[stored])?;
     Ok(())
-}
-
-/// Aggregates that [`Application::save`] can save together: `&mut A`, tuples of these (up to
-/// eight), and `&mut [A]`, `&mut Vec<A>` or `Vec<&mut A>` of one type.
-pub trait Aggregates {
-    /// Appends the stored form of the pending events to `out`, in order.
-    fn stored_events<T: Transcoder>(
-        &self,
-        mapper: &Mapper<T>,
-        out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError>;
-
-    /// After a successful save: clears the pending events and takes the automatic snapshots.
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>);
-}
-
-/// Appends the stored form of `aggregate`'s pending events to `out`.
-fn push_stored<A: Aggregate, T: Transcoder>(
-    aggregate: &A,
-    mapper: &Mapper<T>,
-    out: &mut Vec<StoredEvent>,
-) -> Result<(), PersistenceError> {
-    out.extend(mapper.from_domain_events(aggregate.pending_events())?);
-    Ok(())
-}
-
-/// Clears `aggregate`'s pending events, which have been saved, and takes automatic snapshots.
-fn after_saved<A: Aggregate, T: Transcoder>(aggregate: &mut A, application: &Application<T>) {
-    let Some(first) = aggregate
-        .pending_events()
-        .first()
-        .map(|e| e.originator_version)
-    else {
-        return;
-    };
-    aggregate.collect_events();
-    application.snapshot_after_save(aggregate, first);
-}
-
-impl<A: Aggregate> Aggregates for &mut A {
-    fn stored_events<T: Transcoder>(
-        &self,
-        mapper: &Mapper<T>,
-        out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError> {
-        push_stored(&**self, mapper, out)
-    }
-
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        after_saved(&mut **self, application);
-    }
-}
-
-impl<A: Aggregate> Aggregates for &mut [A] {
-    fn stored_events<T: Transcoder>(
-        &self,
-        mapper: &Mapper<T>,
-        out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError> {
-        self.iter().try_for_each(|a| push_stored(a, mapper, out))
-    }
-
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        self.iter_mut().for_each(|a| after_saved(a, application));
-    }
-}
-
-impl<A: Aggregate> Aggregates for &mut Vec<A> {
-    fn stored_events<T: Transcoder>(
-        &self,
-        mapper: &Mapper<T>,
-        out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError> {
-        self.iter().try_for_each(|a| push_stored(a, mapper, out))
-    }
-
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        self.iter_mut().for_each(|a| after_saved(a, application));
-    }
-}
-
-impl<A: Aggregate> Aggregates for Vec<&mut A> {
-    fn stored_events<T: Transcoder>(
-        &self,
-        mapper: &Mapper<T>,
-        out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError> {
-        self.iter().try_for_each(|a| push_stored(&**a, mapper, out))
-    }
-
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        self.iter_mut()
-            .for_each(|a| after_saved(&mut **a, application));
-    }
-}
-
-macro_rules! tuple_aggregates {
-    ($($name:ident $index:tt),+) => {
-        impl<$($name: Aggregates),+> Aggregates for ($($name,)+) {
-            fn stored_events<T: Transcoder>(
-                &self,
-                mapper: &Mapper<T>,
-                out: &mut Vec<StoredEvent>,
-            ) -> Result<(), PersistenceError> {
-                $(self.$index.stored_events(mapper, out)?;)+
-                Ok(())
-            }
-
-            fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-                $(self.$index.saved(application);)+
-            }
-        }
-    };
-}
-
-tuple_aggregates!(A 0);
-tuple_aggregates!(A 0, B 1);
-tuple_aggregates!(A 0, B 1, C 2);
-tuple_aggregates!(A 0, B 1, C 2, D 3);
-tuple_aggregates!(A 0, B 1, C 2, D 3, E 4);
-tuple_aggregates!(A 0, B 1, C 2, D 3, E 4, F 5);
-tuple_aggregates!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
-tuple_aggregates!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
-
-/// Builds an [`Application`]: configuration by environment variables (the reference's names),
-/// or the equivalent typed settings, which are values given in code and so take precedence
-/// over the process environment.
-///
-/// ```
-/// use eventsourcing::application::Application;
-///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let dir = std::env::temp_dir().join(format!("builder-doc-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir)?;
-/// let app = Application::builder("Worlds")
-///     .sqlite(dir.join("worlds.db"))
-///     .snapshotting(true)
-///     .build()?;
-/// assert!(app.snapshots().is_some());
-///
-/// // The same, by environment variables (here given in code):
-/// let app = Application::builder("Worlds")
-///     .env("PERSISTENCE_MODULE", "eventsourcing.sqlite")
-///     .env("SQLITE_DBNAME", dir.join("worlds.db").to_string_lossy())
-///     .env("IS_SNAPSHOTTING_ENABLED", "y")
-///     .build()?;
-/// assert!(app.snapshots().is_some());
-/// # std::fs::remove_dir_all(&dir)?;
-/// # Ok(())
-/// # }
-/// ```
-pub struct ApplicationBuilder<T: Transcoder = JsonTranscoder> {
-    env: Environment,
-    transcoder: T,
-    snapshotting_intervals: HashMap<&'static str, u64>,
-    section_size: usize,
-    recorders: Option<Recorders>,
-}
-
-/// Recorders given to a builder: the application's, and the snapshots'.
-type Recorders = (Arc<dyn ProcessRecorder>, Option<Arc<dyn AggregateRecorder>>);
-
-impl ApplicationBuilder<JsonTranscoder> {
-    /// A builder of the application `name`, starting from the process environment.
-    pub fn new(name: impl Into<String>) -> Self {
-        ApplicationBuilder {
-            env: Environment::from_process(name),
-            transcoder: JsonTranscoder,
-            snapshotting_intervals: HashMap::new(),
-            section_size: DEFAULT_SECTION_SIZE,
-            recorders: None,
-        }
-    }
-}
-
-impl<T: Transcoder> ApplicationBuilder<T> {
-    /// Sets an environment variable in code (taking precedence over the process environment).
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.set(key, value);
-        self
-    }
-
-    /// Sets several environment variables in code.
-    pub fn envs<K: Into<String>, V: Into<String>>(
-        mut self,
-        values: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        for (key, value) in values {
-            self.env.set(key, value);
-        }
-        self
-    }
-
-    /// Sets a default, which the process environment overrides (what a class attribute is in
-    /// the reference library).
-    pub fn default_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.set_default(key, value);
-        self
-    }
-
-    /// Ignores the process environment: only values given to this builder count.
-    pub fn without_process_env(mut self) -> Self {
-        self.env.clear_process();
-        self
-    }
-
-    /// Stores events in memory (`PERSISTENCE_MODULE=eventsourcing.popo`).
-    pub fn memory(self) -> Self {
-        self.env(PERSISTENCE_MODULE, "eventsourcing.popo")
-    }
-
-    /// Stores events in the SQLite database `db_name`, a file path or `":memory:"`
-    /// (`PERSISTENCE_MODULE=eventsourcing.sqlite`, `SQLITE_DBNAME=...`).
-    pub fn sqlite(self, db_name: impl AsRef<std::path::Path>) -> Self {
-        let db_name = db_name.as_ref().to_string_lossy().into_owned();
-        self.env(PERSISTENCE_MODULE, "eventsourcing.sqlite")
-            .env(SQLITE_DBNAME, db_name)
-    }
-
-    /// How many seconds a writer waits for SQLite's write lock (`SQLITE_LOCK_TIMEOUT`).
-    pub fn sqlite_lock_timeout(self, seconds: u64) -> Self {
-        self.env(SQLITE_LOCK_TIMEOUT, seconds.to_string())
-    }
-
-    /// Enables or disables snapshotting (`IS_SNAPSHOTTING_ENABLED`).
-    pub fn snapshotting(self, enabled: bool) -> Self {
-        self.env(IS_SNAPSHOTTING_ENABLED, if enabled { "y" } else { "n" })
-    }
-
-    /// Takes a snapshot of aggregates of type `A` automatically every `interval` events (at the
-    /// versions that are multiples of `interval`). Enables snapshotting by default, which the
-    /// environment can still turn off, as the reference's `snapshotting_intervals` does.
-    pub fn snapshotting_interval<A: Aggregate>(mut self, interval: u64) -> Self {
-        self.snapshotting_intervals.insert(A::TOPIC, interval);
-        self.default_env(IS_SNAPSHOTTING_ENABLED, "y")
-    }
-
-    /// Encrypts stored state with AES-GCM and this key (base64 of 16, 24 or 32 bytes; see
-    /// [`AesCipher::create_key`](crate::persistence::AesCipher::create_key)): `CIPHER_KEY`.
-    pub fn cipher_key(self, key: impl Into<String>) -> Self {
-        self.env(CIPHER_TOPIC, "eventsourcing.cipher:AESCipher")
-            .env(CIPHER_KEY, key)
-    }
-
-    /// Compresses stored state with zlib (`COMPRESSOR_TOPIC`).
-    pub fn zlib_compression(self) -> Self {
-        self.env(COMPRESSOR_TOPIC, "eventsourcing.compressor:ZlibCompressor")
-    }
-
-    /// The number of notifications in a section of the notification log (default 10).
-    pub fn section_size(mut self, section_size: usize) -> Self {
-        // A section holds at least one notification: with none, no select could succeed.
-        self.section_size = section_size.max(1);
-        self
-    }
-
-    /// Uses these recorders instead of the configured backend (a backend of your own, or a
-    /// recorder shared between applications).
-    pub fn recorders(
-        mut self,
-        events: Arc<dyn ProcessRecorder>,
-        snapshots: Option<Arc<dyn AggregateRecorder>>,
-    ) -> Self {
-        self.recorders = Some((events, snapshots));
-        self
-    }
-
-    /// Serialises stored state with `transcoder` instead of JSON.
-    pub fn transcoder<U: Transcoder>(self, transcoder: U) -> ApplicationBuilder<U> {
-        ApplicationBuilder {
-            env: self.env,
-            transcoder,
-            snapshotting_intervals: self.snapshotting_intervals,
-            section_size: self.section_size,
-            recorders: self.recorders,
-        }
-    }
-
-    /// The configuration so far.
-    pub fn environment(&self) -> &Environment {
-        &self.env
-    }
-
-    /// Builds the application: opens (and creates the tables of) the configured database.
-    pub fn build(self) -> Result<Application<T>, ApplicationError> {
-        let env = self.env;
-        let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
-        let mapper = Arc::new(env.mapper(self.transcoder)?);
-        let (recorder, snapshot_recorder) = match self.recorders {
-            Some((_, None)) if snapshotting => {
-                return Err(ConfigError::new(
-                    env.name_of(IS_SNAPSHOTTING_ENABLED),
-                    "snapshotting is enabled, but the recorders given to the builder include \
-                     none for snapshots: give one, or disable snapshotting",
-                )
-                .into())
-            }
-            Some((events, snapshots)) => (events, snapshots.filter(|_| snapshotting)),
-            None => {
-                let infrastructure = infrastructure::construct(&env, snapshotting)?;
-                (infrastructure.recorder, infrastructure.snapshots)
-            }
-        };
-        let events = EventStore::new(Arc::clone(&mapper), recorder.clone());
-        let snapshots = snapshot_recorder
-            .clone()
-            .map(|r| EventStore::new(Arc::clone(&mapper), r));
-        let repository = Repository::new(Arc::clone(&mapper), recorder.clone(), snapshot_recorder);
-        let log = LocalNotificationLog::new(recorder.clone(), self.section_size);
-        tracing::debug!(
-            application = env.name(),
-            transcoder = type_name::<T>(),
-            snapshotting,
-            encrypted = mapper.is_encrypted(),
-            compressed = mapper.is_compressed(),
-            "application built"
-        );
-        Ok(Application {
-            name: env.name().to_string(),
-            env,
-            mapper,
-            recorder,
-            events,
-            snapshots,
-            repository,
-            log,
-            snapshotting_intervals: self.snapshotting_intervals,
-            listeners: RwLock::new(Vec::new()),
-            next_listener: AtomicU64::new(0),
-        })
-    }
 }

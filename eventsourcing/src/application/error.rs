@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::domain::DomainError;
-use crate::persistence::{ErrorKind, PersistenceError};
+use crate::persistence::{ConfigError, ErrorKind, FactoryError, PersistenceError};
 
 /// An error of the application layer.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +34,8 @@ pub enum ApplicationError {
     },
 
     /// Storing or reading events failed. An integrity error here means another writer saved
-    /// the same aggregate version first: get the aggregate again and retry the command.
+    /// the same aggregate version first ([`conflict`](ApplicationError::conflict) says which):
+    /// get the aggregate again and retry the command.
     #[error(transparent)]
     Persistence(#[from] PersistenceError),
 
@@ -86,29 +87,62 @@ impl ApplicationError {
         matches!(self, ApplicationError::Persistence(e) if e.kind() == ErrorKind::Integrity)
     }
 
+    /// The aggregate id and version of a save that lost a race, if this is one: another
+    /// writer saved that version of the aggregate first (or the save held it twice). The
+    /// error [`is_integrity`](ApplicationError::is_integrity) too, and its message says
+    /// `conflict: aggregate {id} already has version {version}`.
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    ///
+    /// #[aggregate]
+    /// #[derive(Serialize, Deserialize)]
+    /// pub struct Counter { count: u32 }
+    ///
+    /// #[aggregate]
+    /// impl Counter {
+    ///     #[created]
+    ///     pub fn create() -> Self { Counter { count: 0 } }
+    ///
+    ///     #[event]
+    ///     pub fn incremented(&mut self) { self.count += 1 }
+    /// }
+    ///
+    /// let app = Application::new("Counters")?;
+    /// let mut counter = Counter::create();
+    /// app.save(&mut counter)?;
+    /// let mut mine: Counter = app.repository().get(counter.id())?;
+    /// let mut theirs: Counter = app.repository().get(counter.id())?;
+    /// theirs.incremented();
+    /// app.save(&mut theirs)?;
+    /// mine.incremented();
+    /// let error = app.save(&mut mine).unwrap_err();
+    /// assert_eq!(error.conflict(), Some((counter.id(), 2)));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     format!("conflict: aggregate {} already has version 2", counter.id())
+    /// );
+    /// # Ok::<(), ApplicationError>(())
+    /// ```
+    pub fn conflict(&self) -> Option<(Uuid, u64)> {
+        match self {
+            ApplicationError::Persistence(error) => error.conflict(),
+            _ => None,
+        }
+    }
+
     /// Whether this is [`ApplicationError::AggregateNotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, ApplicationError::AggregateNotFound { .. })
     }
 }
 
-/// A configuration value is missing or invalid. The message names the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration error in {variable}: {message}")]
-pub struct ConfigError {
-    /// The environment variable the bad value came from (with the application-name prefix if
-    /// it was given that way), or the one that is missing.
-    pub variable: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// A configuration error of `variable`.
-    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            variable: variable.into(),
-            message: message.into(),
+/// A factory's error is the application's configuration or persistence error.
+impl From<FactoryError> for ApplicationError {
+    fn from(error: FactoryError) -> Self {
+        match error {
+            FactoryError::Config(error) => ApplicationError::Config(error),
+            FactoryError::Persistence(error) => ApplicationError::Persistence(error),
         }
     }
 }

@@ -6,16 +6,20 @@
 //! library's names (see [`config`]), or an [`ApplicationBuilder`]. With nothing configured,
 //! events are kept in memory.
 
+mod aggregates;
 pub(crate) mod app;
+mod builder;
 pub mod config;
 mod error;
-pub(crate) mod infrastructure;
 mod notification_log;
 mod repository;
 
-pub use app::{Aggregates, Application, ApplicationBuilder};
+pub use aggregates::Aggregates;
+pub use app::Application;
+pub use builder::ApplicationBuilder;
+pub use config::ConfigError;
 pub use config::Environment;
-pub use error::{ApplicationError, ConfigError};
+pub use error::ApplicationError;
 pub use notification_log::{LocalNotificationLog, NotificationLog, Section, DEFAULT_SECTION_SIZE};
 pub(crate) use repository::found_or_else;
 pub use repository::Repository;

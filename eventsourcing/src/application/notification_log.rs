@@ -41,7 +41,7 @@ pub trait NotificationLog: Send + Sync {
 /// ```
 /// use eventsourcing::application::LocalNotificationLog;
 /// use eventsourcing::persistence::{AggregateRecorder, StoredEvent};
-/// use eventsourcing::popo::InMemoryRecorder;
+/// use eventsourcing::memory::InMemoryRecorder;
 /// use std::sync::Arc;
 ///
 /// let recorder = Arc::new(InMemoryRecorder::new());

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use uuid::Uuid;
+
 use crate::domain::BoxError;
 
 /// What kind of persistence error happened: the reference library's exception classes (the
@@ -50,6 +52,21 @@ impl fmt::Display for ErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PersistenceError {
+    /// An insert lost a race: an event at this aggregate version is already stored (another
+    /// writer saved the same version first), or the batch has the version twice. Nothing of
+    /// the batch was written. Its kind is [`ErrorKind::Integrity`]: get the aggregate again
+    /// and retry the command. The reference library's `RecordConflictError`.
+    ///
+    /// Every recorder reports a version conflict this way, naming the first event of the
+    /// batch that conflicts.
+    #[error("conflict: aggregate {originator_id} already has version {originator_version}")]
+    Conflict {
+        /// The aggregate's id.
+        originator_id: Uuid,
+        /// The version the insert tried to store.
+        originator_version: u64,
+    },
+
     /// An error reported by a recorder's database, or found by a recorder.
     #[error("{kind}: {message}")]
     Database {
@@ -107,6 +124,7 @@ impl PersistenceError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             PersistenceError::Database { kind, .. } => *kind,
+            PersistenceError::Conflict { .. } => ErrorKind::Integrity,
             PersistenceError::Cipher(e) => e.kind(),
             PersistenceError::Decompression(_)
             | PersistenceError::Decode { .. }
@@ -119,6 +137,29 @@ impl PersistenceError {
     /// (or tracking record) first.
     pub fn is_integrity(&self) -> bool {
         self.kind() == ErrorKind::Integrity
+    }
+
+    /// The aggregate id and version of a [`Conflict`](PersistenceError::Conflict), if this is
+    /// one.
+    ///
+    /// ```
+    /// use eventsourcing::persistence::PersistenceError;
+    /// use uuid::Uuid;
+    ///
+    /// let id = Uuid::new_v4();
+    /// let error = PersistenceError::Conflict { originator_id: id, originator_version: 3 };
+    /// assert_eq!(error.conflict(), Some((id, 3)));
+    /// assert!(error.is_integrity());
+    /// assert_eq!(error.to_string(), format!("conflict: aggregate {id} already has version 3"));
+    /// ```
+    pub fn conflict(&self) -> Option<(Uuid, u64)> {
+        match self {
+            PersistenceError::Conflict {
+                originator_id,
+                originator_version,
+            } => Some((*originator_id, *originator_version)),
+            _ => None,
+        }
     }
 
     /// A database error of the given kind.

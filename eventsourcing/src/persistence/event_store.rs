@@ -17,7 +17,7 @@ use crate::domain::{AggregateEvent, DomainEvent, Snapshot};
 /// use std::sync::Arc;
 /// use eventsourcing::prelude::*;
 /// use eventsourcing::persistence::{EventQuery, EventStore, Mapper};
-/// use eventsourcing::popo::InMemoryRecorder;
+/// use eventsourcing::memory::InMemoryRecorder;
 ///
 /// #[aggregate]
 /// pub struct Counter {

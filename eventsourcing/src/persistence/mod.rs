@@ -5,13 +5,19 @@
 //! [`StoredEvent`] — serialise ([`Transcoder`], JSON by default), then compress
 //! ([`Compressor`], zlib), then encrypt ([`Cipher`], AES-GCM) — and back. Recorders
 //! ([`AggregateRecorder`], [`ApplicationRecorder`], [`ProcessRecorder`]) write stored events
-//! to a database: in memory ([`crate::popo`]), SQLite ([`crate::sqlite`]) or PostgreSQL
-//! ([`crate::postgres`], feature `postgres`).
+//! to a database: in memory ([`crate::memory`]), SQLite ([`crate::sqlite`]) or PostgreSQL
+//! ([`crate::postgres`], feature `postgres`), or a backend of your own.
+//!
+//! Each backend implements [`InfrastructureFactory`], which builds an application's recorders
+//! from its configuration (an [`Environment`]); the application chooses one by name
+//! (`PERSISTENCE_MODULE`) from the [`registry`](crate::registry).
 
 mod cipher;
 mod compressor;
+mod environment;
 mod error;
 mod event_store;
+mod factory;
 mod mapper;
 mod recorder;
 mod stored;
@@ -20,8 +26,12 @@ mod transcoder;
 
 pub use cipher::{AesCipher, Cipher};
 pub use compressor::{Compressor, ZlibCompressor};
+pub use environment::{
+    strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
+};
 pub use error::{CipherError, ErrorKind, PersistenceError};
 pub use event_store::EventStore;
+pub use factory::{FactoryError, InfrastructureFactory, Recorders};
 pub use mapper::{Mapper, SNAPSHOT_TOPIC};
 pub(crate) use recorder::check_identifier;
 pub use recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};

@@ -18,6 +18,7 @@
 //! [`ErrorKind::Interface`]: crate::persistence::ErrorKind::Interface
 //! [`ErrorKind::Operational`]: crate::persistence::ErrorKind::Operational
 
+mod conflict;
 mod datastore;
 mod error;
 mod recorder;
@@ -28,10 +29,9 @@ use std::time::Duration;
 pub use datastore::{PostgresDatastore, PostgresSettings};
 pub use recorder::{PostgresAggregateRecorder, PostgresApplicationRecorder};
 
-use crate::application::config::Environment;
-use crate::application::infrastructure::Infrastructure;
-use crate::application::{ApplicationError, ConfigError};
-use crate::persistence::AggregateRecorder;
+use crate::persistence::{
+    AggregateRecorder, ConfigError, Environment, FactoryError, InfrastructureFactory, Recorders,
+};
 
 /// `POSTGRES_DBNAME`: the database (required).
 pub const POSTGRES_DBNAME: &str = "POSTGRES_DBNAME";
@@ -142,39 +142,42 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
     Ok(settings)
 }
 
-/// The recorders of an application on PostgreSQL.
-pub(crate) fn construct_infrastructure(
-    env: &Environment,
-    snapshotting: bool,
-) -> Result<Infrastructure, ApplicationError> {
-    let settings = settings_from_env(env)?;
-    let datastore = Arc::new(PostgresDatastore::new(settings)?);
-    let name = env.name().to_lowercase();
-    let prefix = if name.is_empty() {
-        "stored"
-    } else {
-        name.as_str()
-    };
-    let tracking = if name.is_empty() {
-        "notification"
-    } else {
-        name.as_str()
-    };
-    let recorder = PostgresApplicationRecorder::new(
-        Arc::clone(&datastore),
-        &format!("{prefix}_events"),
-        &format!("{tracking}_tracking"),
-    )?;
-    let snapshots = if snapshotting {
-        Some(Arc::new(PostgresAggregateRecorder::new(
-            datastore,
-            &format!("{prefix}_snapshots"),
-        )?) as Arc<dyn AggregateRecorder>)
-    } else {
-        None
-    };
-    Ok(Infrastructure {
-        recorder: Arc::new(recorder),
-        snapshots,
-    })
+/// The PostgreSQL backend's factory (`PERSISTENCE_MODULE=eventsourcing.postgres`): the server
+/// and connection settings from the `POSTGRES_*` variables ([`settings_from_env`]), and the
+/// tables `{app}_events`, `{app}_tracking` and, when snapshotting, `{app}_snapshots`, where
+/// `{app}` is the application's name in lower case (`stored_events`, `notification_tracking`
+/// and `stored_snapshots` for an application without a name).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostgresFactory;
+
+impl InfrastructureFactory for PostgresFactory {
+    fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+        let settings = settings_from_env(env)?;
+        let datastore = Arc::new(PostgresDatastore::new(settings)?);
+        let name = env.name().to_lowercase();
+        let prefix = if name.is_empty() {
+            "stored"
+        } else {
+            name.as_str()
+        };
+        let tracking = if name.is_empty() {
+            "notification"
+        } else {
+            name.as_str()
+        };
+        let events = PostgresApplicationRecorder::new(
+            Arc::clone(&datastore),
+            &format!("{prefix}_events"),
+            &format!("{tracking}_tracking"),
+        )?;
+        let snapshots = if snapshotting {
+            Some(Arc::new(PostgresAggregateRecorder::new(
+                datastore,
+                &format!("{prefix}_snapshots"),
+            )?) as Arc<dyn AggregateRecorder>)
+        } else {
+            None
+        };
+        Ok(Recorders::new(Arc::new(events), snapshots))
+    }
 }

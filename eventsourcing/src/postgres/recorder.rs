@@ -5,6 +5,7 @@ use std::sync::Arc;
 use postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::conflict;
 use super::datastore::{jittered, Connection, PostgresDatastore, MAX_ATTEMPTS, RETRY_WAIT};
 use super::error::postgres_error;
 use crate::persistence::{
@@ -63,6 +64,8 @@ enum InsertFailure {
 /// The SQL of one events table (and, for applications, its tracking table).
 #[derive(Debug)]
 struct Tables {
+    /// The events table's name, as the server names it in errors (without the schema).
+    events_name: String,
     events: String,
     tracking: Option<String>,
     insert: String,
@@ -83,6 +86,7 @@ impl Tables {
         if let Some(schema) = &datastore.settings().schema {
             check_identifier(schema)?;
         }
+        let events_name = events.to_string();
         let events = datastore.qualified(events);
         let lock_timeout = datastore.settings().lock_timeout;
         Ok(Tables {
@@ -102,6 +106,7 @@ impl Tables {
                 lock_timeout.as_millis()
             ),
             tracking: tracking.map(|t| datastore.qualified(t)),
+            events_name,
             events,
         })
     }
@@ -179,10 +184,11 @@ impl Tables {
                     // Leave the connection usable: the failed transaction must end.
                     let _ = connection.client.batch_execute("ROLLBACK");
                 }
-                Err(InsertFailure::BeforeCommit(postgres_error(
-                    error,
-                    format!("can't insert into {}", self.events),
-                )))
+                let conflict =
+                    conflict::conflict(connection, &self.events_name, &self.events, &error, events);
+                Err(InsertFailure::BeforeCommit(conflict.unwrap_or_else(|| {
+                    postgres_error(error, format!("can't insert into {}", self.events))
+                })))
             }
             // The connection failed: the commit may or may not have happened.
             Err(error) => Err(InsertFailure::DuringCommit(postgres_error(

@@ -37,6 +37,17 @@ fn kind(error: &rusqlite::Error) -> ErrorKind {
     }
 }
 
+/// Whether `error` is a broken primary key or unique constraint: for an insert into an events
+/// table, an event whose (originator id, version) is already there.
+pub(crate) fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
 /// A rusqlite error as a persistence error, with what was being done.
 pub(crate) fn sqlite_error(error: rusqlite::Error, context: impl AsRef<str>) -> PersistenceError {
     let kind = kind(&error);

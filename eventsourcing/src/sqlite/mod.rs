@@ -9,7 +9,9 @@
 
 mod datastore;
 mod error;
+mod factory;
 mod recorder;
 
 pub use datastore::{SqliteDatastore, Synchronous, DEFAULT_LOCK_TIMEOUT};
+pub use factory::{SqliteFactory, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT};
 pub use recorder::{SqliteAggregateRecorder, SqliteApplicationRecorder};

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, Row};
 use uuid::Uuid;
 
 use super::datastore::SqliteDatastore;
-use super::error::sqlite_error;
+use super::error::{is_unique_violation, sqlite_error};
 use crate::persistence::{
     AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification, PersistenceError,
     ProcessRecorder, StoredEvent, Tracking,
@@ -48,6 +48,14 @@ impl EventsTable {
             statement
                 .execute(params![id, version, event.topic, event.state])
                 .map_err(|e| {
+                    // Rows go in one at a time, so the row the key refused is this event: it
+                    // is stored already, or earlier in the batch.
+                    if is_unique_violation(&e) {
+                        return PersistenceError::Conflict {
+                            originator_id: event.originator_id,
+                            originator_version: event.originator_version,
+                        };
+                    }
                     sqlite_error(
                         e,
                         format!(

@@ -15,7 +15,7 @@ use crate::persistence::Notification;
 /// use std::sync::Arc;
 /// use eventsourcing::application::LocalNotificationLog;
 /// use eventsourcing::persistence::{AggregateRecorder, StoredEvent};
-/// use eventsourcing::popo::InMemoryRecorder;
+/// use eventsourcing::memory::InMemoryRecorder;
 /// use eventsourcing::system::NotificationLogReader;
 ///
 /// let recorder = Arc::new(InMemoryRecorder::new());

@@ -1,16 +1,31 @@
-//! In-memory recorders ("plain old Python objects" in the reference library): the fastest
-//! backend, and the default when nothing else is configured. Nothing survives the process.
+//! In-memory recorders (the reference library's `popo` module, "plain old Python objects"):
+//! the fastest backend, and the default when nothing else is configured. Nothing survives the
+//! process.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use uuid::Uuid;
 
 use crate::persistence::{
-    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification, PersistenceError,
-    ProcessRecorder, StoredEvent, Tracking,
+    AggregateRecorder, ApplicationRecorder, Environment, ErrorKind, EventQuery, FactoryError,
+    InfrastructureFactory, Notification, PersistenceError, ProcessRecorder, Recorders, StoredEvent,
+    Tracking,
 };
+
+/// The in-memory backend's factory (`PERSISTENCE_MODULE=eventsourcing.memory`, the default):
+/// new, empty recorders for each application. It reads no settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InMemoryFactory;
+
+impl InfrastructureFactory for InMemoryFactory {
+    fn recorders(&self, _env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+        let snapshots =
+            snapshotting.then(|| Arc::new(InMemoryRecorder::new()) as Arc<dyn AggregateRecorder>);
+        Ok(Recorders::new(Arc::new(InMemoryRecorder::new()), snapshots))
+    }
+}
 
 /// An in-memory recorder: aggregate, application and process recorder in one.
 ///
@@ -20,7 +35,7 @@ use crate::persistence::{
 ///
 /// ```
 /// use eventsourcing::persistence::{AggregateRecorder, ApplicationRecorder, EventQuery, StoredEvent};
-/// use eventsourcing::popo::InMemoryRecorder;
+/// use eventsourcing::memory::InMemoryRecorder;
 /// use uuid::Uuid;
 ///
 /// let recorder = InMemoryRecorder::new();
@@ -34,6 +49,7 @@ use crate::persistence::{
 /// recorder.insert_events(&[event(1), event(2)]).unwrap();
 /// let conflict = recorder.insert_events(&[event(3), event(2)]).unwrap_err();
 /// assert!(conflict.is_integrity());
+/// assert_eq!(conflict.conflict(), Some((id, 2)));
 /// assert_eq!(recorder.select_events(id, &EventQuery::new()).unwrap().len(), 2);
 /// assert_eq!(recorder.max_notification_id().unwrap(), 2);
 /// ```
@@ -134,12 +150,6 @@ impl Versions {
 
 impl Tables {
     fn check_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
-        let conflict = |event: &StoredEvent| {
-            PersistenceError::integrity(format!(
-                "event {} version {} is already stored",
-                event.originator_id, event.originator_version
-            ))
-        };
         for (i, event) in events.iter().enumerate() {
             let stored = self
                 .index
@@ -152,7 +162,10 @@ impl Tables {
                     && earlier.originator_id == event.originator_id
             });
             if stored || repeated {
-                return Err(conflict(event));
+                return Err(PersistenceError::Conflict {
+                    originator_id: event.originator_id,
+                    originator_version: event.originator_version,
+                });
             }
         }
         Ok(())

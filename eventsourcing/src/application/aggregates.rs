@@ -1,0 +1,128 @@
+//! What [`Application::save`] saves: the [`Aggregates`] trait, for one aggregate, tuples of
+//! several of any types, and slices of one type.
+
+use super::app::Application;
+use crate::domain::Aggregate;
+use crate::persistence::{Mapper, PersistenceError, StoredEvent, Transcoder};
+
+/// Aggregates that [`Application::save`] can save together: `&mut A`, tuples of these (up to
+/// eight), and `&mut [A]`, `&mut Vec<A>` or `Vec<&mut A>` of one type.
+pub trait Aggregates {
+    /// Appends the stored form of the pending events to `out`, in order.
+    fn stored_events<T: Transcoder>(
+        &self,
+        mapper: &Mapper<T>,
+        out: &mut Vec<StoredEvent>,
+    ) -> Result<(), PersistenceError>;
+
+    /// After a successful save: clears the pending events and takes the automatic snapshots.
+    fn saved<T: Transcoder>(&mut self, application: &Application<T>);
+}
+
+/// Appends the stored form of `aggregate`'s pending events to `out`.
+fn push_stored<A: Aggregate, T: Transcoder>(
+    aggregate: &A,
+    mapper: &Mapper<T>,
+    out: &mut Vec<StoredEvent>,
+) -> Result<(), PersistenceError> {
+    out.extend(mapper.from_domain_events(aggregate.pending_events())?);
+    Ok(())
+}
+
+/// Clears `aggregate`'s pending events, which have been saved, and takes automatic snapshots.
+fn after_saved<A: Aggregate, T: Transcoder>(aggregate: &mut A, application: &Application<T>) {
+    let Some(first) = aggregate
+        .pending_events()
+        .first()
+        .map(|e| e.originator_version)
+    else {
+        return;
+    };
+    aggregate.collect_events();
+    application.snapshot_after_save(aggregate, first);
+}
+
+impl<A: Aggregate> Aggregates for &mut A {
+    fn stored_events<T: Transcoder>(
+        &self,
+        mapper: &Mapper<T>,
+        out: &mut Vec<StoredEvent>,
+    ) -> Result<(), PersistenceError> {
+        push_stored(&**self, mapper, out)
+    }
+
+    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
+        after_saved(&mut **self, application);
+    }
+}
+
+impl<A: Aggregate> Aggregates for &mut [A] {
+    fn stored_events<T: Transcoder>(
+        &self,
+        mapper: &Mapper<T>,
+        out: &mut Vec<StoredEvent>,
+    ) -> Result<(), PersistenceError> {
+        self.iter().try_for_each(|a| push_stored(a, mapper, out))
+    }
+
+    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
+        self.iter_mut().for_each(|a| after_saved(a, application));
+    }
+}
+
+impl<A: Aggregate> Aggregates for &mut Vec<A> {
+    fn stored_events<T: Transcoder>(
+        &self,
+        mapper: &Mapper<T>,
+        out: &mut Vec<StoredEvent>,
+    ) -> Result<(), PersistenceError> {
+        self.iter().try_for_each(|a| push_stored(a, mapper, out))
+    }
+
+    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
+        self.iter_mut().for_each(|a| after_saved(a, application));
+    }
+}
+
+impl<A: Aggregate> Aggregates for Vec<&mut A> {
+    fn stored_events<T: Transcoder>(
+        &self,
+        mapper: &Mapper<T>,
+        out: &mut Vec<StoredEvent>,
+    ) -> Result<(), PersistenceError> {
+        self.iter().try_for_each(|a| push_stored(&**a, mapper, out))
+    }
+
+    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
+        self.iter_mut()
+            .for_each(|a| after_saved(&mut **a, application));
+    }
+}
+
+macro_rules! tuple_aggregates {
+    ($($name:ident $index:tt),+) => {
+        impl<$($name: Aggregates),+> Aggregates for ($($name,)+) {
+            fn stored_events<T: Transcoder>(
+                &self,
+                mapper: &Mapper<T>,
+                out: &mut Vec<StoredEvent>,
+            ) -> Result<(), PersistenceError> {
+                $(self.$index.stored_events(mapper, out)?;)+
+                Ok(())
+            }
+
+            fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
+                $(self.$index.saved(application);)+
+            }
+        }
+    };
+}
+
+tuple_aggregates!(A 0);
+tuple_aggregates!(A 0, B 1);
+tuple_aggregates!(A 0, B 1, C 2);
+tuple_aggregates!(A 0, B 1, C 2, D 3);
+tuple_aggregates!(A 0, B 1, C 2, D 3, E 4);
+tuple_aggregates!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_aggregates!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_aggregates!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);

@@ -1,0 +1,271 @@
+//! The [`ApplicationBuilder`]: an application's configuration in code, and where its
+//! recorders come from.
+
+use std::any::type_name;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+
+use super::app::Application;
+use super::config::{
+    ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, IS_SNAPSHOTTING_ENABLED,
+    PERSISTENCE_MODULE, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT,
+};
+use super::error::ApplicationError;
+use super::notification_log::{LocalNotificationLog, DEFAULT_SECTION_SIZE};
+use super::repository::Repository;
+use crate::domain::Aggregate;
+use crate::persistence::{
+    AggregateRecorder, EventStore, InfrastructureFactory, JsonTranscoder, ProcessRecorder,
+    Recorders, Transcoder,
+};
+
+/// Builds an [`Application`]: configuration by environment variables (the reference's names),
+/// or the equivalent typed settings, which are values given in code and so take precedence
+/// over the process environment.
+///
+/// ```
+/// use eventsourcing::application::Application;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = std::env::temp_dir().join(format!("builder-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let app = Application::builder("Worlds")
+///     .sqlite(dir.join("worlds.db"))
+///     .snapshotting(true)
+///     .build()?;
+/// assert!(app.snapshots().is_some());
+///
+/// // The same, by environment variables (here given in code):
+/// let app = Application::builder("Worlds")
+///     .env("PERSISTENCE_MODULE", "eventsourcing.sqlite")
+///     .env("SQLITE_DBNAME", dir.join("worlds.db").to_string_lossy())
+///     .env("IS_SNAPSHOTTING_ENABLED", "y")
+///     .build()?;
+/// assert!(app.snapshots().is_some());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct ApplicationBuilder<T: Transcoder = JsonTranscoder> {
+    env: Environment,
+    transcoder: T,
+    snapshotting_intervals: HashMap<&'static str, u64>,
+    section_size: usize,
+    infrastructure: Infrastructure,
+}
+
+/// Where a builder gets the application's recorders.
+enum Infrastructure {
+    /// From the factory the configuration names (`PERSISTENCE_MODULE`).
+    Configured,
+    /// From this factory.
+    Factory(Arc<dyn InfrastructureFactory>),
+    /// These recorders.
+    Recorders(Recorders),
+}
+
+impl ApplicationBuilder<JsonTranscoder> {
+    /// A builder of the application `name`, starting from the process environment.
+    pub fn new(name: impl Into<String>) -> Self {
+        ApplicationBuilder {
+            env: Environment::from_process(name),
+            transcoder: JsonTranscoder,
+            snapshotting_intervals: HashMap::new(),
+            section_size: DEFAULT_SECTION_SIZE,
+            infrastructure: Infrastructure::Configured,
+        }
+    }
+}
+
+impl<T: Transcoder> ApplicationBuilder<T> {
+    /// Sets an environment variable in code (taking precedence over the process environment).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.set(key, value);
+        self
+    }
+
+    /// Sets several environment variables in code.
+    pub fn envs<K: Into<String>, V: Into<String>>(
+        mut self,
+        values: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        for (key, value) in values {
+            self.env.set(key, value);
+        }
+        self
+    }
+
+    /// Sets a default, which the process environment overrides (what a class attribute is in
+    /// the reference library).
+    pub fn default_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.set_default(key, value);
+        self
+    }
+
+    /// Ignores the process environment: only values given to this builder count.
+    pub fn without_process_env(mut self) -> Self {
+        self.env.clear_process();
+        self
+    }
+
+    /// Stores events in memory (`PERSISTENCE_MODULE=eventsourcing.memory`).
+    pub fn memory(self) -> Self {
+        self.env(PERSISTENCE_MODULE, "eventsourcing.memory")
+    }
+
+    /// Stores events in the SQLite database `db_name`, a file path or `":memory:"`
+    /// (`PERSISTENCE_MODULE=eventsourcing.sqlite`, `SQLITE_DBNAME=...`).
+    pub fn sqlite(self, db_name: impl AsRef<std::path::Path>) -> Self {
+        let db_name = db_name.as_ref().to_string_lossy().into_owned();
+        self.env(PERSISTENCE_MODULE, "eventsourcing.sqlite")
+            .env(SQLITE_DBNAME, db_name)
+    }
+
+    /// How many seconds a writer waits for SQLite's write lock (`SQLITE_LOCK_TIMEOUT`).
+    pub fn sqlite_lock_timeout(self, seconds: u64) -> Self {
+        self.env(SQLITE_LOCK_TIMEOUT, seconds.to_string())
+    }
+
+    /// Enables or disables snapshotting (`IS_SNAPSHOTTING_ENABLED`).
+    pub fn snapshotting(self, enabled: bool) -> Self {
+        self.env(IS_SNAPSHOTTING_ENABLED, if enabled { "y" } else { "n" })
+    }
+
+    /// Takes a snapshot of aggregates of type `A` automatically every `interval` events (at the
+    /// versions that are multiples of `interval`). Enables snapshotting by default, which the
+    /// environment can still turn off, as the reference's `snapshotting_intervals` does.
+    pub fn snapshotting_interval<A: Aggregate>(mut self, interval: u64) -> Self {
+        self.snapshotting_intervals.insert(A::TOPIC, interval);
+        self.default_env(IS_SNAPSHOTTING_ENABLED, "y")
+    }
+
+    /// Encrypts stored state with AES-GCM and this key (base64 of 16, 24 or 32 bytes; see
+    /// [`AesCipher::create_key`](crate::persistence::AesCipher::create_key)): `CIPHER_KEY`.
+    pub fn cipher_key(self, key: impl Into<String>) -> Self {
+        self.env(CIPHER_TOPIC, "eventsourcing.cipher:AESCipher")
+            .env(CIPHER_KEY, key)
+    }
+
+    /// Compresses stored state with zlib (`COMPRESSOR_TOPIC`).
+    pub fn zlib_compression(self) -> Self {
+        self.env(COMPRESSOR_TOPIC, "eventsourcing.compressor:ZlibCompressor")
+    }
+
+    /// The number of notifications in a section of the notification log (default 10).
+    pub fn section_size(mut self, section_size: usize) -> Self {
+        // A section holds at least one notification: with none, no select could succeed.
+        self.section_size = section_size.max(1);
+        self
+    }
+
+    /// Uses these recorders instead of the configured backend (a backend of your own, or a
+    /// recorder shared between applications). Replaces an earlier
+    /// [`backend`](ApplicationBuilder::backend).
+    pub fn recorders(
+        mut self,
+        events: Arc<dyn ProcessRecorder>,
+        snapshots: Option<Arc<dyn AggregateRecorder>>,
+    ) -> Self {
+        self.infrastructure = Infrastructure::Recorders(Recorders::new(events, snapshots));
+        self
+    }
+
+    /// Builds the recorders with `factory` instead of the one `PERSISTENCE_MODULE` names (a
+    /// backend of your own, for this application only; to choose one by name, see
+    /// [`registry::register`](crate::registry::register)). The factory reads its settings
+    /// from this builder's configuration. Replaces earlier
+    /// [`recorders`](ApplicationBuilder::recorders).
+    ///
+    /// ```
+    /// use eventsourcing::application::Application;
+    /// use eventsourcing::memory::InMemoryFactory;
+    ///
+    /// let app = Application::builder("Worlds").backend(InMemoryFactory).build()?;
+    /// assert_eq!(app.recorder().max_notification_id()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backend(mut self, factory: impl InfrastructureFactory + 'static) -> Self {
+        self.infrastructure = Infrastructure::Factory(Arc::new(factory));
+        self
+    }
+
+    /// Serialises stored state with `transcoder` instead of JSON.
+    pub fn transcoder<U: Transcoder>(self, transcoder: U) -> ApplicationBuilder<U> {
+        ApplicationBuilder {
+            env: self.env,
+            transcoder,
+            snapshotting_intervals: self.snapshotting_intervals,
+            section_size: self.section_size,
+            infrastructure: self.infrastructure,
+        }
+    }
+
+    /// The configuration so far.
+    pub fn environment(&self) -> &Environment {
+        &self.env
+    }
+
+    /// Builds the application: opens (and creates the tables of) the configured database.
+    pub fn build(self) -> Result<Application<T>, ApplicationError> {
+        let env = self.env;
+        let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
+        let mapper = Arc::new(env.mapper(self.transcoder)?);
+        let (recorders, missing_snapshots) = match self.infrastructure {
+            Infrastructure::Recorders(recorders) => (
+                recorders,
+                "the recorders given to the builder include none for snapshots",
+            ),
+            Infrastructure::Factory(factory) => (
+                factory.recorders(&env, snapshotting)?,
+                "the backend given to the builder made no recorder for snapshots",
+            ),
+            Infrastructure::Configured => (
+                crate::registry::select(&env)?.recorders(&env, snapshotting)?,
+                "the persistence module made no recorder for snapshots",
+            ),
+        };
+        let Recorders {
+            events: recorder,
+            snapshots: snapshot_recorder,
+        } = recorders;
+        if snapshotting && snapshot_recorder.is_none() {
+            return Err(ConfigError::new(
+                env.name_of(IS_SNAPSHOTTING_ENABLED),
+                format!(
+                    "snapshotting is enabled, but {missing_snapshots}: give one, or disable \
+                     snapshotting"
+                ),
+            )
+            .into());
+        }
+        let snapshot_recorder = snapshot_recorder.filter(|_| snapshotting);
+        let events = EventStore::new(Arc::clone(&mapper), recorder.clone());
+        let snapshots = snapshot_recorder
+            .clone()
+            .map(|r| EventStore::new(Arc::clone(&mapper), r));
+        let repository = Repository::new(Arc::clone(&mapper), recorder.clone(), snapshot_recorder);
+        let log = LocalNotificationLog::new(recorder.clone(), self.section_size);
+        tracing::debug!(
+            application = env.name(),
+            transcoder = type_name::<T>(),
+            snapshotting,
+            encrypted = mapper.is_encrypted(),
+            compressed = mapper.is_compressed(),
+            "application built"
+        );
+        Ok(Application {
+            name: env.name().to_string(),
+            env,
+            mapper,
+            recorder,
+            events,
+            snapshots,
+            repository,
+            log,
+            snapshotting_intervals: self.snapshotting_intervals,
+            listeners: RwLock::new(Vec::new()),
+            next_listener: AtomicU64::new(0),
+        })
+    }
+}

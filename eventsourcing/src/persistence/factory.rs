@@ -1,0 +1,110 @@
+//! Building an application's recorders from its configuration: the [`InfrastructureFactory`]
+//! trait, which every backend implements and the application consumes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::environment::{ConfigError, Environment};
+use super::error::PersistenceError;
+use super::recorder::{AggregateRecorder, ProcessRecorder};
+
+/// The recorders of an application, as an [`InfrastructureFactory`] builds them.
+#[derive(Clone)]
+pub struct Recorders {
+    /// The application's events, notification log and tracking records.
+    pub events: Arc<dyn ProcessRecorder>,
+    /// The application's snapshots: required when snapshotting is enabled, left out (and
+    /// ignored) otherwise.
+    pub snapshots: Option<Arc<dyn AggregateRecorder>>,
+}
+
+impl Recorders {
+    /// Recorders of events and, if `snapshots` is given, snapshots.
+    pub fn new(
+        events: Arc<dyn ProcessRecorder>,
+        snapshots: Option<Arc<dyn AggregateRecorder>>,
+    ) -> Self {
+        Recorders { events, snapshots }
+    }
+}
+
+impl fmt::Debug for Recorders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recorders")
+            .field("snapshots", &self.snapshots.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an [`InfrastructureFactory`] could not build the recorders: a configuration value is
+/// missing or invalid, or the database could not be opened or prepared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FactoryError {
+    /// A configuration value is missing or invalid (the application reports it as
+    /// `ApplicationError::Config`).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened, or its tables created (the application reports it
+    /// as `ApplicationError::Persistence`).
+    #[error(transparent)]
+    Persistence(#[from] PersistenceError),
+}
+
+/// Builds the recorders of an application from its configuration: what a backend provides to
+/// be chosen by `PERSISTENCE_MODULE` (the reference library's `InfrastructureFactory`).
+///
+/// The application calls [`recorders`](InfrastructureFactory::recorders) once, when it is
+/// built. The factory reads its own settings from the [`Environment`] (by convention
+/// variables named after the backend, such as `SQLITE_DBNAME`; looked up with
+/// [`Environment::get`] they follow the application-name prefix rule), opens its database, and
+/// returns a [`ProcessRecorder`] for the application's events, notification log and tracking
+/// records and, when `snapshotting` is true, an [`AggregateRecorder`] for its snapshots.
+/// [`Environment::name`] is the application's name, which backends with tables per
+/// application use to name them.
+///
+/// A backend's recorders must pass the conformance suite of `eventsourcing::testing` (feature
+/// `testing`). Make a factory choosable by name with
+/// [`registry::register`](crate::registry::register), or give it to one application with
+/// [`ApplicationBuilder::backend`](crate::application::ApplicationBuilder::backend). The
+/// README's "Writing a backend" has the whole picture.
+///
+/// ```
+/// use std::sync::Arc;
+/// use eventsourcing::application::Application;
+/// use eventsourcing::memory::InMemoryRecorder;
+/// use eventsourcing::persistence::{
+///     ConfigError, Environment, FactoryError, InfrastructureFactory, Recorders,
+/// };
+///
+/// /// In-memory recorders, refusing applications whose name is not on a list.
+/// struct Allowed(Vec<&'static str>);
+///
+/// impl InfrastructureFactory for Allowed {
+///     fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+///         if !self.0.contains(&env.name()) {
+///             return Err(ConfigError::new("PERSISTENCE_MODULE", "not for this application").into());
+///         }
+///         let snapshots = snapshotting.then(|| Arc::new(InMemoryRecorder::new()) as _);
+///         Ok(Recorders::new(Arc::new(InMemoryRecorder::new()), snapshots))
+///     }
+/// }
+///
+/// let factory = Arc::new(Allowed(vec!["Worlds"]));
+/// let app = Application::builder("Worlds").backend(Arc::clone(&factory)).snapshotting(true).build()?;
+/// assert!(app.snapshots().is_some());
+/// assert!(Application::builder("Wiki").backend(factory).build().is_err());
+/// # Ok::<(), eventsourcing::application::ApplicationError>(())
+/// ```
+pub trait InfrastructureFactory: Send + Sync {
+    /// The recorders of the application `env.name()`, configured by `env`: events (with the
+    /// notification log and tracking records) and, if `snapshotting`, snapshots.
+    fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError>;
+}
+
+/// A shared factory is a factory (so one can be registered and also given to builders).
+impl<F: InfrastructureFactory + ?Sized> InfrastructureFactory for Arc<F> {
+    fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+        (**self).recorders(env, snapshotting)
+    }
+}

@@ -1,0 +1,51 @@
+//! The SQLite backend's [`InfrastructureFactory`]: recorders of the database `SQLITE_DBNAME`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::datastore::{SqliteDatastore, Synchronous, DEFAULT_LOCK_TIMEOUT};
+use super::recorder::{SqliteAggregateRecorder, SqliteApplicationRecorder};
+use crate::persistence::{
+    AggregateRecorder, ConfigError, Environment, FactoryError, InfrastructureFactory, Recorders,
+};
+
+/// `SQLITE_DBNAME`: the SQLite database, a file path, `:memory:`, or a `file:` URI (required).
+pub const SQLITE_DBNAME: &str = "SQLITE_DBNAME";
+/// `SQLITE_LOCK_TIMEOUT`: seconds a writer waits for SQLite's write lock (an integer;
+/// default 5).
+pub const SQLITE_LOCK_TIMEOUT: &str = "SQLITE_LOCK_TIMEOUT";
+
+/// The SQLite backend's factory (`PERSISTENCE_MODULE=eventsourcing.sqlite`): the tables
+/// `stored_events` and `tracking`, and `stored_snapshots` when snapshotting, in the database
+/// `SQLITE_DBNAME`, opened with the lock timeout `SQLITE_LOCK_TIMEOUT` and full durability.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqliteFactory;
+
+impl InfrastructureFactory for SqliteFactory {
+    fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+        let db_name = env.get(SQLITE_DBNAME).ok_or_else(|| {
+            ConfigError::new(
+                SQLITE_DBNAME,
+                "SQLite database name not found in environment with key 'SQLITE_DBNAME'",
+            )
+        })?;
+        let lock_timeout = env
+            .get_parsed::<u64>(SQLITE_LOCK_TIMEOUT, "an integer number of seconds")?
+            .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_secs);
+        let datastore = Arc::new(SqliteDatastore::open_with(
+            db_name,
+            lock_timeout,
+            Synchronous::Full,
+        )?);
+        let events = SqliteApplicationRecorder::new(Arc::clone(&datastore))?;
+        let snapshots = if snapshotting {
+            Some(
+                Arc::new(SqliteAggregateRecorder::new(datastore, "stored_snapshots")?)
+                    as Arc<dyn AggregateRecorder>,
+            )
+        } else {
+            None
+        };
+        Ok(Recorders::new(Arc::new(events), snapshots))
+    }
+}
