@@ -38,7 +38,7 @@ fn after_saved<A: Aggregate, T: Transcoder>(aggregate: &mut A, application: &App
     else {
         return;
     };
-    aggregate.collect_events();
+    crate::domain::aggregate::clear_pending_events(aggregate);
     application.snapshot_after_save(aggregate, first);
 }
 

@@ -265,6 +265,11 @@ pub trait Aggregate: Sized + 'static {
     }
 }
 
+/// Forgets the pending events of an aggregate whose events have been saved.
+pub(crate) fn clear_pending_events<A: Aggregate>(aggregate: &mut A) {
+    aggregate.meta_mut(&Sealed::new()).pending_events.clear();
+}
+
 /// Builds an aggregate from its created event and records the event as pending.
 pub(crate) fn create<A: Aggregate>(
     id: Uuid,

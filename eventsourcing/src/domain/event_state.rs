@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::event::{AggregateEvent, EventType};
-use super::picked_keys::{Key, KeySeed};
+use super::picked_keys::{Key, KeySeed, PickedKeys};
 use super::timestamp::{StoredTimestamp, TimestampSeed};
 
 /// The key of an event's timestamp in its stored state.
@@ -37,6 +37,7 @@ const CLASS_VERSION: &str = "class_version";
 /// (`Closed`), or be a newtype of a struct with named fields (`Opened(Opened)`); serde's
 /// attributes on fields (`rename`, `with`, `skip_serializing_if`, ...) apply as usual. See
 /// [`AggregateEvent`] for an example.
+#[inline]
 pub fn serialize_event_state<E, S>(
     event: &E,
     timestamp: &DateTime<Utc>,
@@ -143,6 +144,7 @@ struct StateSerializer<'t, S> {
 
 impl<'t, S: Serializer> StateSerializer<'t, S> {
     /// Opens the stored state's map for `fields` fields, and writes the timestamp.
+    #[inline]
     fn open(self, name: &'static str, fields: usize) -> Result<StateFields<S>, S::Error> {
         let extra = 1 + usize::from(self.class_version > 1);
         let mut state = self.inner.serialize_struct(name, fields + extra)?;
@@ -161,6 +163,7 @@ struct StateFields<S: Serializer> {
 }
 
 impl<S: Serializer> StateFields<S> {
+    #[inline]
     fn close(mut self) -> Result<S::Ok, S::Error> {
         if self.class_version > 1 {
             self.state
@@ -174,6 +177,7 @@ impl<S: Serializer> ser::SerializeStructVariant for StateFields<S> {
     type Ok = S::Ok;
     type Error = S::Error;
 
+    #[inline]
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,
@@ -186,6 +190,7 @@ impl<S: Serializer> ser::SerializeStructVariant for StateFields<S> {
         self.state.skip_field(key)
     }
 
+    #[inline]
     fn end(self) -> Result<S::Ok, S::Error> {
         self.close()
     }
@@ -195,6 +200,7 @@ impl<S: Serializer> ser::SerializeStruct for StateFields<S> {
     type Ok = S::Ok;
     type Error = S::Error;
 
+    #[inline]
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,
@@ -207,6 +213,7 @@ impl<S: Serializer> ser::SerializeStruct for StateFields<S> {
         self.state.skip_field(key)
     }
 
+    #[inline]
     fn end(self) -> Result<S::Ok, S::Error> {
         self.close()
     }
@@ -261,6 +268,7 @@ impl<'t, S: Serializer> Serializer for StateSerializer<'t, S> {
         self.open(name, 0)?.close()
     }
 
+    #[inline]
     fn serialize_unit_variant(
         self,
         _enum: &'static str,
@@ -278,6 +286,7 @@ impl<'t, S: Serializer> Serializer for StateSerializer<'t, S> {
         value.serialize(self)
     }
 
+    #[inline]
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
         self,
         _enum: &'static str,
@@ -318,6 +327,7 @@ impl<'t, S: Serializer> Serializer for StateSerializer<'t, S> {
         Err(not_an_event("a map"))
     }
 
+    #[inline]
     fn serialize_struct(
         self,
         name: &'static str,
@@ -326,6 +336,7 @@ impl<'t, S: Serializer> Serializer for StateSerializer<'t, S> {
         self.open(name, len)
     }
 
+    #[inline]
     fn serialize_struct_variant(
         self,
         _enum: &'static str,
@@ -502,6 +513,13 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for StateVisitor<'_, V> {
     }
 }
 
+/// The key an event's stored state holds besides the variant's fields.
+struct TimestampKey;
+
+impl PickedKeys for TimestampKey {
+    const KEYS: &'static [&'static str] = &[TIMESTAMP];
+}
+
 /// The entries of stored state, minus the timestamp, which it keeps.
 struct WithoutTimestamp<'t, M> {
     inner: M,
@@ -517,7 +535,10 @@ impl<'de, M: MapAccess<'de>> MapAccess<'de> for WithoutTimestamp<'_, M> {
     ) -> Result<Option<K::Value>, M::Error> {
         let mut seed = seed;
         loop {
-            match self.inner.next_key_seed(KeySeed::new(seed, &[TIMESTAMP]))? {
+            match self
+                .inner
+                .next_key_seed(KeySeed::<_, TimestampKey>::new(seed))?
+            {
                 None => return Ok(None),
                 Some(Key::Other(key)) => return Ok(Some(key)),
                 Some(Key::Picked(_, unused)) => {

@@ -14,49 +14,60 @@ pub(super) enum Key<K, T> {
     Other(T),
 }
 
-/// Reads a key: one of `picked` is recognised, any other goes to `seed`.
-pub(super) struct KeySeed<K> {
-    seed: K,
-    picked: &'static [&'static str],
+/// The keys to pick out, as a type, so that recognising them compiles to comparisons with
+/// constants (every key of every stored event goes through it).
+pub(super) trait PickedKeys {
+    /// The keys.
+    const KEYS: &'static [&'static str];
 }
 
-impl<K> KeySeed<K> {
-    pub(super) fn new(seed: K, picked: &'static [&'static str]) -> Self {
-        KeySeed { seed, picked }
+/// Reads a key: one of `P::KEYS` is recognised, any other goes to `seed`.
+pub(super) struct KeySeed<K, P> {
+    seed: K,
+    marker: PhantomData<P>,
+}
+
+impl<K, P: PickedKeys> KeySeed<K, P> {
+    pub(super) fn new(seed: K) -> Self {
+        KeySeed {
+            seed,
+            marker: PhantomData,
+        }
     }
 }
 
-impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<K> {
+impl<'de, K: DeserializeSeed<'de>, P: PickedKeys> DeserializeSeed<'de> for KeySeed<K, P> {
     type Value = Key<K, K::Value>;
 
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_identifier(KeyVisitor {
+        deserializer.deserialize_identifier(KeyVisitor::<K, P> {
             seed: self.seed,
-            picked: self.picked,
             marker: PhantomData,
         })
     }
 }
 
-struct KeyVisitor<'de, K> {
+struct KeyVisitor<'de, K, P> {
     seed: K,
-    picked: &'static [&'static str],
-    marker: PhantomData<&'de ()>,
+    marker: PhantomData<(&'de (), P)>,
 }
 
-impl<'de, K: DeserializeSeed<'de>> KeyVisitor<'de, K> {
+impl<'de, K: DeserializeSeed<'de>, P: PickedKeys> KeyVisitor<'de, K, P> {
+    #[inline]
     fn picked(&self, key: &str) -> Option<usize> {
-        self.picked.iter().position(|picked| *picked == key)
+        P::KEYS.iter().position(|picked| *picked == key)
     }
 }
 
-impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for KeyVisitor<'de, K> {
+impl<'de, K: DeserializeSeed<'de>, P: PickedKeys> Visitor<'de> for KeyVisitor<'de, K, P> {
     type Value = Key<K, K::Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a field name")
     }
 
+    #[inline]
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
         match self.picked(key) {
             Some(index) => Ok(Key::Picked(index, self.seed)),
@@ -67,6 +78,7 @@ impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for KeyVisitor<'de, K> {
         }
     }
 
+    #[inline]
     fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
         match self.picked(key) {
             Some(index) => Ok(Key::Picked(index, self.seed)),

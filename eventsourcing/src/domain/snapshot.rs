@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::aggregate::{Aggregate, AggregateMeta};
 use super::error::DomainError;
-use super::picked_keys::{Key, KeySeed};
+use super::picked_keys::{Key, KeySeed, PickedKeys};
 use super::sealed::Sealed;
 use super::timestamp::TimestampSeed;
 
@@ -319,6 +319,13 @@ impl<'de, A: Aggregate> serde::de::Visitor<'de> for StateSeed<A> {
     }
 }
 
+/// The keys of a snapshot's state that hold its metadata.
+struct MetadataKeys;
+
+impl PickedKeys for MetadataKeys {
+    const KEYS: &'static [&'static str] = METADATA_KEYS;
+}
+
 /// The state's entries minus `_created_on`, `_modified_on` and `class_version`, which it keeps.
 struct WithoutMeta<'m, M> {
     inner: M,
@@ -336,7 +343,7 @@ impl<'de, M: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for WithoutMet
         loop {
             match self
                 .inner
-                .next_key_seed(KeySeed::new(seed, METADATA_KEYS))?
+                .next_key_seed(KeySeed::<_, MetadataKeys>::new(seed))?
             {
                 None => return Ok(None),
                 Some(Key::Other(key)) => return Ok(Some(key)),

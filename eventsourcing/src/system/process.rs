@@ -253,7 +253,7 @@ impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
         // aggregate's events to be recorded.
         let stored = self.application.mapper().from_domain_events(pending)?;
         self.stored.extend(stored);
-        aggregate.collect_events();
+        crate::domain::aggregate::clear_pending_events(aggregate);
         let first_new_version = match self
             .saved
             .get(&aggregate.id())
