@@ -139,8 +139,8 @@ pub mod declared {
 pub mod by_hand {
     use super::TrickError;
     use eventsourcing::domain::{
-        deserialize_event_state, serialize_event_state, Aggregate, AggregateEvent, AggregateMeta,
-        ApplyError, DomainError, EventType, Sealed, Snapshot,
+        Aggregate, AggregateEvent, AggregateMeta, ApplyError, DomainError, EventType, Sealed,
+        Snapshot,
     };
     use eventsourcing::prelude::*;
 
@@ -187,21 +187,6 @@ pub mod by_hand {
                 DogEvent::TrickAdded { .. } => &Self::TYPES[1],
                 DogEvent::TricksTaught { .. } => &Self::TYPES[2],
             }
-        }
-
-        fn serialize_state<S: serde::Serializer>(
-            &self,
-            timestamp: &DateTime<Utc>,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
-            serialize_event_state(self, timestamp, serializer)
-        }
-
-        fn deserialize_state<'de, D: serde::Deserializer<'de>>(
-            topic: &str,
-            deserializer: D,
-        ) -> Result<(DateTime<Utc>, Self), D::Error> {
-            deserialize_event_state(topic, deserializer)
         }
     }
 

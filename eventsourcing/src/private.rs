@@ -2,7 +2,7 @@
 //! release. Generated code reaches it through absolute paths (`::eventsourcing::__private::…`),
 //! so nothing in a user's scope can shadow it.
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::DeserializeOwned;
 use serde::{Deserializer, Serialize};
 
 pub use serde_json::{Map, Value};
@@ -340,7 +340,7 @@ pub fn snapshots_not_supported(type_name: &'static str) -> DomainError {
 /// The event type of the stand-in `Aggregate` impl that `#[aggregate]` emits for an impl block
 /// it rejected, so that the struct's expansion still compiles and the real error shows alone.
 /// It has no values: the stand-in can't create or apply anything.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub enum FallbackEvent {}
 
 impl AggregateEvent for FallbackEvent {
@@ -348,23 +348,6 @@ impl AggregateEvent for FallbackEvent {
 
     fn event_type(&self) -> &'static crate::domain::EventType {
         match *self {}
-    }
-
-    fn serialize_state<S: serde::Serializer>(
-        &self,
-        _timestamp: &Timestamp,
-        _serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match *self {}
-    }
-
-    fn deserialize_state<'de, D: Deserializer<'de>>(
-        topic: &str,
-        _deserializer: D,
-    ) -> Result<(Timestamp, Self), D::Error> {
-        Err(D::Error::custom(format!(
-            "topic {topic:?} is not an event of an aggregate that failed to compile"
-        )))
     }
 }
 

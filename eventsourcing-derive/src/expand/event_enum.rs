@@ -187,20 +187,6 @@ pub(super) fn expand(
                     }
                 }
 
-                fn serialize_state<S: #serde::Serializer>(
-                    &self,
-                    timestamp: &#krate::__private::Timestamp,
-                    serializer: S,
-                ) -> ::core::result::Result<S::Ok, S::Error> {
-                    #krate::domain::serialize_event_state(self, timestamp, serializer)
-                }
-
-                fn deserialize_state<'de, D: #serde::Deserializer<'de>>(
-                    topic: &str,
-                    deserializer: D,
-                ) -> ::core::result::Result<(#krate::__private::Timestamp, Self), D::Error> {
-                    #krate::domain::deserialize_event_state(topic, deserializer)
-                }
             }
         };
     }

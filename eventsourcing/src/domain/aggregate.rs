@@ -16,11 +16,20 @@ use super::timestamp::next_timestamp;
 ///
 /// Implemented by `#[aggregate]`: mark a struct and its `impl` block, give the impl one
 /// `#[created]` constructor and any number of `#[event]` methods, and the macro generates the
-/// event enum and this trait's required items. The provided methods are what users call:
-/// [`id`](Aggregate::id), [`version`](Aggregate::version),
-/// [`created_on`](Aggregate::created_on), [`modified_on`](Aggregate::modified_on),
-/// [`pending_events`](Aggregate::pending_events), [`collect_events`](Aggregate::collect_events),
-/// [`from_events`](Aggregate::from_events) and [`take_snapshot`](Aggregate::take_snapshot).
+/// event enum and this trait's required items. Or implement it by hand (see "Aggregates by
+/// hand" in the crate docs): the macro generates nothing that can't be written against this
+/// trait.
+///
+/// The provided methods are what users call: [`id`](Aggregate::id),
+/// [`version`](Aggregate::version), [`created_on`](Aggregate::created_on),
+/// [`modified_on`](Aggregate::modified_on), [`pending_events`](Aggregate::pending_events),
+/// [`collect_events`](Aggregate::collect_events), [`from_events`](Aggregate::from_events),
+/// [`take_snapshot`](Aggregate::take_snapshot), and, to record events by hand,
+/// [`create_aggregate`](Aggregate::create_aggregate) and
+/// [`trigger_event`](Aggregate::trigger_event). The required methods that change the aggregate
+/// without recording an event ([`meta_mut`](Aggregate::meta_mut),
+/// [`construct`](Aggregate::construct), [`apply`](Aggregate::apply)) take a [`Sealed`], which
+/// only this crate can make: they are called by the library, never from outside it.
 ///
 /// ```
 /// use eventsourcing::prelude::*;

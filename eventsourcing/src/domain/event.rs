@@ -4,7 +4,8 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserializer, Serializer};
+use serde::de::DeserializeOwned;
+use serde::{Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 /// A domain event: what happened to one aggregate, at which position in its sequence.
@@ -91,14 +92,14 @@ impl<E: fmt::Debug> fmt::Debug for DomainEvent<E> {
 /// The stored form of an event's state is a map: `timestamp` first, then the fields in
 /// declaration order, then `class_version` when it is above 1, as in the reference library.
 /// Serialisation goes through serde, so any serde format can carry it; upcasting goes through
-/// [`serde_json::Value`] whatever the format. An enum that derives `Serialize` and
-/// `Deserialize` (its variants with named fields, no fields, or one struct each) implements
-/// the last two methods with [`serialize_event_state`] and [`deserialize_event_state`]:
+/// [`serde_json::Value`] whatever the format. The enum derives `Serialize` and `Deserialize`
+/// (its variants with named fields, no fields, or one struct each), and the stored state is
+/// written and read through those impls ([`serialize_event_state`](super::serialize_event_state)
+/// and [`deserialize_event_state`](super::deserialize_event_state)), so an enum written by hand
+/// only describes its event types:
 ///
 /// ```
-/// use eventsourcing::domain::{
-///     deserialize_event_state, serialize_event_state, AggregateEvent, EventType,
-/// };
+/// use eventsourcing::domain::{AggregateEvent, EventType};
 /// use eventsourcing::prelude::*;
 ///
 /// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,21 +120,6 @@ impl<E: fmt::Debug> fmt::Debug for DomainEvent<E> {
 ///             DogEvent::TrickAdded { .. } => &Self::TYPES[1],
 ///         }
 ///     }
-///
-///     fn serialize_state<S: serde::Serializer>(
-///         &self,
-///         timestamp: &DateTime<Utc>,
-///         serializer: S,
-///     ) -> Result<S::Ok, S::Error> {
-///         serialize_event_state(self, timestamp, serializer)
-///     }
-///
-///     fn deserialize_state<'de, D: serde::Deserializer<'de>>(
-///         topic: &str,
-///         deserializer: D,
-///     ) -> Result<(DateTime<Utc>, Self), D::Error> {
-///         deserialize_event_state(topic, deserializer)
-///     }
 /// }
 ///
 /// let event = DogEvent::TrickAdded { trick: "roll over".into() };
@@ -141,7 +127,9 @@ impl<E: fmt::Debug> fmt::Debug for DomainEvent<E> {
 /// assert_eq!(event.topic(), "dogs:Dog.TrickAdded");
 /// assert!(DogEvent::has_topic("dogs:Dog.Registered"));
 /// ```
-pub trait AggregateEvent: Clone + fmt::Debug + PartialEq + Send + Sync + 'static {
+pub trait AggregateEvent:
+    Clone + fmt::Debug + PartialEq + Send + Sync + Serialize + DeserializeOwned + 'static
+{
     /// The event types of this enum, one per variant; exactly one of them is the created
     /// event ([`EventType::created`]).
     const TYPES: &'static [EventType];
@@ -149,19 +137,27 @@ pub trait AggregateEvent: Clone + fmt::Debug + PartialEq + Send + Sync + 'static
     /// The type of this event: one of [`TYPES`](AggregateEvent::TYPES).
     fn event_type(&self) -> &'static EventType;
 
-    /// Serialises the event's stored state (`timestamp`, fields, `class_version` if above 1).
+    /// Serialises the event's stored state (`timestamp`, fields, `class_version` if above 1):
+    /// by default with [`serialize_event_state`](super::serialize_event_state), through the
+    /// enum's `Serialize` impl.
     fn serialize_state<S: Serializer>(
         &self,
         timestamp: &DateTime<Utc>,
         serializer: S,
-    ) -> Result<S::Ok, S::Error>;
+    ) -> Result<S::Ok, S::Error> {
+        super::serialize_event_state(self, timestamp, serializer)
+    }
 
     /// Deserialises the stored state of the event type named by `topic`, upcasting old
-    /// versions first. Fails with a custom error for a topic this enum does not know.
+    /// versions first: by default with
+    /// [`deserialize_event_state`](super::deserialize_event_state), through the enum's
+    /// `Deserialize` impl. Fails with a custom error for a topic this enum does not know.
     fn deserialize_state<'de, D: Deserializer<'de>>(
         topic: &str,
         deserializer: D,
-    ) -> Result<(DateTime<Utc>, Self), D::Error>;
+    ) -> Result<(DateTime<Utc>, Self), D::Error> {
+        super::deserialize_event_state(topic, deserializer)
+    }
 
     /// The event's name, such as `"TrickAdded"`.
     fn name(&self) -> &'static str {

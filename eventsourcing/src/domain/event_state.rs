@@ -44,7 +44,7 @@ pub fn serialize_event_state<E, S>(
     serializer: S,
 ) -> Result<S::Ok, S::Error>
 where
-    E: AggregateEvent + Serialize,
+    E: AggregateEvent,
     S: Serializer,
 {
     event.serialize(StateSerializer {
@@ -65,7 +65,7 @@ pub fn deserialize_event_state<'de, E, D>(
     deserializer: D,
 ) -> Result<(DateTime<Utc>, E), D::Error>
 where
-    E: AggregateEvent + Deserialize<'de>,
+    E: AggregateEvent,
     D: Deserializer<'de>,
 {
     let Some(event_type) = E::type_of_topic(topic) else {
@@ -88,7 +88,7 @@ fn variant_of<'de, E, D>(
     deserializer: D,
 ) -> Result<(DateTime<Utc>, E), D::Error>
 where
-    E: Deserialize<'de>,
+    E: AggregateEvent,
     D: Deserializer<'de>,
 {
     let mut timestamp = None;

@@ -69,7 +69,7 @@ impl Sealed {
     ///
     /// ```
     /// use eventsourcing::domain::{Aggregate, AggregateMeta, ApplyError, Sealed};
-    /// # use eventsourcing::domain::{AggregateEvent, EventType, serialize_event_state, deserialize_event_state};
+    /// # use eventsourcing::domain::{AggregateEvent, EventType};
     /// # use eventsourcing::prelude::*;
     /// # #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     /// # pub enum AccountEvent { Opened, Withdrawn { amount: u64 } }
@@ -81,8 +81,6 @@ impl Sealed {
     /// #     fn event_type(&self) -> &'static EventType {
     /// #         match self { AccountEvent::Opened => &Self::TYPES[0], AccountEvent::Withdrawn { .. } => &Self::TYPES[1] }
     /// #     }
-    /// #     fn serialize_state<S: serde::Serializer>(&self, t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> { serialize_event_state(self, t, s) }
-    /// #     fn deserialize_state<'de, D: serde::Deserializer<'de>>(topic: &str, d: D) -> Result<(DateTime<Utc>, Self), D::Error> { deserialize_event_state(topic, d) }
     /// # }
     ///
     /// #[derive(Clone)]
