@@ -25,6 +25,22 @@ impl InfrastructureFactory for InMemoryFactory {
             snapshotting.then(|| Arc::new(InMemoryRecorder::new()) as Arc<dyn AggregateRecorder>);
         Ok(Recorders::new(Arc::new(InMemoryRecorder::new()), snapshots))
     }
+
+    /// In-memory recorders answer at once, so their async face calls them directly, on the
+    /// task's own thread.
+    #[cfg(feature = "tokio")]
+    fn async_recorders<'a>(
+        &'a self,
+        _env: &'a Environment,
+        snapshotting: bool,
+    ) -> crate::persistence::BoxFuture<'a, Result<crate::persistence::AsyncRecorders, FactoryError>>
+    {
+        use crate::persistence::{AsyncAggregateRecorder, AsyncRecorders};
+        let snapshots = snapshotting
+            .then(|| Arc::new(InMemoryRecorder::new()) as Arc<dyn AsyncAggregateRecorder>);
+        let recorders = AsyncRecorders::new(Arc::new(InMemoryRecorder::new()), snapshots);
+        Box::pin(std::future::ready(Ok(recorders)))
+    }
 }
 
 /// An in-memory recorder: aggregate, application and process recorder in one.
@@ -293,5 +309,80 @@ impl ProcessRecorder for InMemoryRecorder {
             .get(application_name)
             .copied()
             .unwrap_or(0))
+    }
+}
+
+/// The async face (feature `tokio`): the recorder answers at once (its lock is held for the
+/// length of a copy), so each call runs directly in the calling task.
+#[cfg(feature = "tokio")]
+mod async_face {
+    use std::future::ready;
+
+    use uuid::Uuid;
+
+    use super::InMemoryRecorder;
+    use crate::persistence::{
+        AggregateRecorder, ApplicationRecorder, AsyncAggregateRecorder, AsyncApplicationRecorder,
+        AsyncProcessRecorder, BoxFuture, EventQuery, Notification, PersistenceError,
+        ProcessRecorder, StoredEvent, Tracking,
+    };
+
+    impl AsyncAggregateRecorder for InMemoryRecorder {
+        fn insert_events(
+            &self,
+            events: Vec<StoredEvent>,
+        ) -> BoxFuture<'_, Result<(), PersistenceError>> {
+            Box::pin(ready(self.insert_owned(events)))
+        }
+
+        fn select_events(
+            &self,
+            originator_id: Uuid,
+            query: EventQuery,
+        ) -> BoxFuture<'_, Result<Vec<StoredEvent>, PersistenceError>> {
+            Box::pin(ready(AggregateRecorder::select_events(
+                self,
+                originator_id,
+                &query,
+            )))
+        }
+    }
+
+    impl AsyncApplicationRecorder for InMemoryRecorder {
+        fn select_notifications(
+            &self,
+            start: u64,
+            limit: usize,
+        ) -> BoxFuture<'_, Result<Vec<Notification>, PersistenceError>> {
+            Box::pin(ready(ApplicationRecorder::select_notifications(
+                self, start, limit,
+            )))
+        }
+
+        fn max_notification_id(&self) -> BoxFuture<'_, Result<u64, PersistenceError>> {
+            Box::pin(ready(ApplicationRecorder::max_notification_id(self)))
+        }
+    }
+
+    impl AsyncProcessRecorder for InMemoryRecorder {
+        fn insert_events_with_tracking(
+            &self,
+            events: Vec<StoredEvent>,
+            tracking: Vec<Tracking>,
+        ) -> BoxFuture<'_, Result<(), PersistenceError>> {
+            Box::pin(ready(ProcessRecorder::insert_events_with_tracking(
+                self, &events, &tracking,
+            )))
+        }
+
+        fn max_tracking_id<'a>(
+            &'a self,
+            application_name: &'a str,
+        ) -> BoxFuture<'a, Result<u64, PersistenceError>> {
+            Box::pin(ready(ProcessRecorder::max_tracking_id(
+                self,
+                application_name,
+            )))
+        }
     }
 }

@@ -36,6 +36,51 @@ impl fmt::Debug for Recorders {
     }
 }
 
+/// The recorders of an application's async face (feature `tokio`), as
+/// [`InfrastructureFactory::async_recorders`] builds them.
+#[cfg(feature = "tokio")]
+#[derive(Clone)]
+pub struct AsyncRecorders {
+    /// The application's events, notification log and tracking records.
+    pub events: Arc<dyn super::AsyncProcessRecorder>,
+    /// The application's snapshots: required when snapshotting is enabled, left out (and
+    /// ignored) otherwise.
+    pub snapshots: Option<Arc<dyn super::AsyncAggregateRecorder>>,
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncRecorders {
+    /// Async recorders of events and, if `snapshots` is given, snapshots.
+    pub fn new(
+        events: Arc<dyn super::AsyncProcessRecorder>,
+        snapshots: Option<Arc<dyn super::AsyncAggregateRecorder>>,
+    ) -> Self {
+        AsyncRecorders { events, snapshots }
+    }
+
+    /// Blocking recorders with the async face: their calls run on tokio's blocking pool, at
+    /// most `limit` at a time for the events and snapshots together ([`super::OnBlockingPool`]).
+    pub fn on_blocking_pool(recorders: Recorders, limit: usize) -> Self {
+        let events = super::OnBlockingPool::new(recorders.events, limit);
+        let snapshots = recorders.snapshots.map(|snapshots| {
+            Arc::new(events.sharing(snapshots)) as Arc<dyn super::AsyncAggregateRecorder>
+        });
+        AsyncRecorders {
+            events: Arc::new(events),
+            snapshots,
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl fmt::Debug for AsyncRecorders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncRecorders")
+            .field("snapshots", &self.snapshots.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why an [`InfrastructureFactory`] could not build the recorders: a configuration value is
 /// missing or invalid, or the database could not be opened or prepared.
 #[derive(Debug, thiserror::Error)]
@@ -100,11 +145,43 @@ pub trait InfrastructureFactory: Send + Sync {
     /// The recorders of the application `env.name()`, configured by `env`: events (with the
     /// notification log and tracking records) and, if `snapshotting`, snapshots.
     fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError>;
+
+    /// The async recorders of the application `env.name()` (feature `tokio`), for an
+    /// `AsyncApplication`.
+    ///
+    /// By default, the blocking [`recorders`](InfrastructureFactory::recorders), built on the
+    /// calling thread, with their calls run on tokio's blocking pool, at most
+    /// [`DEFAULT_BLOCKING_CALLS`](super::DEFAULT_BLOCKING_CALLS) at a time. A backend with a
+    /// native async client (PostgreSQL) overrides it, so that waiting on the database holds no
+    /// thread.
+    #[cfg(feature = "tokio")]
+    fn async_recorders<'a>(
+        &'a self,
+        env: &'a Environment,
+        snapshotting: bool,
+    ) -> super::BoxFuture<'a, Result<AsyncRecorders, FactoryError>> {
+        Box::pin(async move {
+            let recorders = self.recorders(env, snapshotting)?;
+            Ok(AsyncRecorders::on_blocking_pool(
+                recorders,
+                super::DEFAULT_BLOCKING_CALLS,
+            ))
+        })
+    }
 }
 
 /// A shared factory is a factory (so one can be registered and also given to builders).
 impl<F: InfrastructureFactory + ?Sized> InfrastructureFactory for Arc<F> {
     fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
         (**self).recorders(env, snapshotting)
+    }
+
+    #[cfg(feature = "tokio")]
+    fn async_recorders<'a>(
+        &'a self,
+        env: &'a Environment,
+        snapshotting: bool,
+    ) -> super::BoxFuture<'a, Result<AsyncRecorders, FactoryError>> {
+        (**self).async_recorders(env, snapshotting)
     }
 }

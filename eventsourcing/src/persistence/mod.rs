@@ -12,6 +12,10 @@
 //! from its configuration (an [`Environment`]); the application chooses one by name
 //! (`PERSISTENCE_MODULE`) from the [`registry`](crate::registry).
 
+#[cfg(feature = "tokio")]
+mod async_recorder;
+#[cfg(feature = "tokio")]
+mod bridge;
 mod cipher;
 mod compressor;
 mod environment;
@@ -24,6 +28,13 @@ mod stored;
 pub(crate) mod topic;
 mod transcoder;
 
+#[cfg(feature = "tokio")]
+pub use async_recorder::{
+    AsyncAggregateRecorder, AsyncApplicationRecorder, AsyncProcessRecorder, BoxFuture,
+    OnBlockingPool, DEFAULT_BLOCKING_CALLS,
+};
+#[cfg(feature = "tokio")]
+pub use bridge::Bridge;
 pub use cipher::{AesCipher, Cipher};
 pub use compressor::{Compressor, ZlibCompressor};
 pub use environment::{
@@ -31,6 +42,8 @@ pub use environment::{
 };
 pub use error::{CipherError, ErrorKind, PersistenceError};
 pub use event_store::EventStore;
+#[cfg(feature = "tokio")]
+pub use factory::AsyncRecorders;
 pub use factory::{FactoryError, InfrastructureFactory, Recorders};
 pub use mapper::{Mapper, SNAPSHOT_TOPIC};
 pub(crate) use recorder::check_identifier;
