@@ -1,14 +1,18 @@
 //! The recorder conformance suite (`eventsourcing::testing`) against every backend of this
 //! crate: in memory, an SQLite file, SQLite `:memory:` and a shared-cache in-memory SQLite
-//! database. One `#[test]` per check per backend.
+//! database, through their blocking face and their async face (`async_*`). One `#[test]` per
+//! check per backend and face.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use eventsourcing::memory::InMemoryRecorder;
-use eventsourcing::persistence::{AggregateRecorder, ApplicationRecorder, ProcessRecorder};
+use eventsourcing::persistence::{
+    AggregateRecorder, ApplicationRecorder, AsyncAggregateRecorder, AsyncApplicationRecorder,
+    AsyncProcessRecorder, OnBlockingPool, ProcessRecorder,
+};
 use eventsourcing::sqlite::{SqliteAggregateRecorder, SqliteApplicationRecorder, SqliteDatastore};
-use eventsourcing::testing::RecorderFactory;
+use eventsourcing::testing::{AsyncRecorderFactory, RecorderFactory};
 use eventsourcing_tests::TempDir;
 
 /// Fresh in-memory recorders.
@@ -214,6 +218,100 @@ mod sqlite_memory {
 
 mod sqlite_shared_memory {
     eventsourcing::recorder_conformance_tests!(super::SqliteSharedMemory);
+}
+
+/// The async face of a blocking factory's recorders: their calls on tokio's blocking pool
+/// (`OnBlockingPool`), as the default `InfrastructureFactory::async_recorders` gives them.
+struct OnBlockingPoolOf<F>(F);
+
+/// How many calls of one recorder run on the blocking pool at a time, in these tests: fewer
+/// than the concurrency checks' threads, so that they also check the limit's queueing.
+const BLOCKING_CALLS: usize = 4;
+
+impl<F: RecorderFactory> AsyncRecorderFactory for OnBlockingPoolOf<F> {
+    fn aggregate_recorder(&self) -> Arc<dyn AsyncAggregateRecorder> {
+        Arc::new(OnBlockingPool::new(
+            self.0.aggregate_recorder(),
+            BLOCKING_CALLS,
+        ))
+    }
+
+    fn application_recorder(&self) -> Arc<dyn AsyncApplicationRecorder> {
+        Arc::new(OnBlockingPool::new(
+            self.0.application_recorder(),
+            BLOCKING_CALLS,
+        ))
+    }
+
+    fn process_recorder(&self) -> Arc<dyn AsyncProcessRecorder> {
+        Arc::new(OnBlockingPool::new(
+            self.0.process_recorder(),
+            BLOCKING_CALLS,
+        ))
+    }
+
+    fn aggregate_recorder_handles(&self, n: usize) -> Vec<Arc<dyn AsyncAggregateRecorder>> {
+        self.0
+            .aggregate_recorder_handles(n)
+            .into_iter()
+            .map(|r| Arc::new(OnBlockingPool::new(r, BLOCKING_CALLS)) as _)
+            .collect()
+    }
+
+    fn application_recorder_handles(&self, n: usize) -> Vec<Arc<dyn AsyncApplicationRecorder>> {
+        self.0
+            .application_recorder_handles(n)
+            .into_iter()
+            .map(|r| Arc::new(OnBlockingPool::new(r, BLOCKING_CALLS)) as _)
+            .collect()
+    }
+
+    fn process_recorder_handles(&self, n: usize) -> Vec<Arc<dyn AsyncProcessRecorder>> {
+        self.0
+            .process_recorder_handles(n)
+            .into_iter()
+            .map(|r| Arc::new(OnBlockingPool::new(r, BLOCKING_CALLS)) as _)
+            .collect()
+    }
+
+    fn gapless_notification_ids(&self) -> bool {
+        self.0.gapless_notification_ids()
+    }
+}
+
+/// The in-memory recorder's own async face.
+struct InMemoryAsync;
+
+impl AsyncRecorderFactory for InMemoryAsync {
+    fn aggregate_recorder(&self) -> Arc<dyn AsyncAggregateRecorder> {
+        Arc::new(InMemoryRecorder::new())
+    }
+
+    fn application_recorder(&self) -> Arc<dyn AsyncApplicationRecorder> {
+        Arc::new(InMemoryRecorder::new())
+    }
+
+    fn process_recorder(&self) -> Arc<dyn AsyncProcessRecorder> {
+        Arc::new(InMemoryRecorder::new())
+    }
+}
+
+mod async_in_memory {
+    eventsourcing::recorder_conformance_tests!(eventsourcing::testing::AsyncFace::factory(
+        super::InMemoryAsync
+    ));
+}
+
+mod async_sqlite_file {
+    eventsourcing::recorder_conformance_tests!(eventsourcing::testing::AsyncFace::factory(
+        super::OnBlockingPoolOf(super::SqliteFile::new())
+    ));
+}
+
+mod async_sqlite_shared_memory {
+    eventsourcing::recorder_conformance_tests!(eventsourcing::testing::AsyncFace::factory(
+        super::OnBlockingPoolOf(super::SqliteSharedMemory)
+    ));
 }
 
 /// `run_all` runs every check in turn with one factory (each check still gets fresh

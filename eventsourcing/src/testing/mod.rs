@@ -59,6 +59,8 @@ use std::sync::Arc;
 use crate::persistence::{AggregateRecorder, ApplicationRecorder, ProcessRecorder};
 
 mod aggregate;
+#[cfg(feature = "tokio")]
+mod async_face;
 mod concurrency;
 mod fixtures;
 mod insert;
@@ -67,6 +69,8 @@ mod select;
 mod tracking;
 
 pub use aggregate::{AggregateTest, CommandOutcome, CreationOutcome, Given, GivenNoEvents, Then};
+#[cfg(feature = "tokio")]
+pub use async_face::{AsyncFace, AsyncFaceFactory, AsyncRecorderFactory};
 pub use concurrency::{
     check_concurrent_inserts, check_racing_trackers, check_racing_writers,
     check_racing_writers_notifications, check_tailing_reader,
