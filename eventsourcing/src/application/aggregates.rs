@@ -1,11 +1,11 @@
-//! What [`Application::save`] saves: the [`Aggregates`] trait, for one aggregate, tuples of
+//! What [`Application::save`](super::Application::save) saves: the [`Aggregates`] trait, for one aggregate, tuples of
 //! several of any types, and slices of one type.
 
-use super::app::Application;
+use super::snapshotting::AfterSave;
 use crate::domain::Aggregate;
 use crate::persistence::{Mapper, PersistenceError, StoredEvent, Transcoder};
 
-/// Aggregates that [`Application::save`] can save together: `&mut A`, tuples of these (up to
+/// Aggregates that [`Application::save`](super::Application::save) can save together: `&mut A`, tuples of these (up to
 /// eight), and `&mut [A]`, `&mut Vec<A>` or `Vec<&mut A>` of one type.
 pub trait Aggregates {
     /// Appends the stored form of the pending events to `out`, in order.
@@ -15,8 +15,9 @@ pub trait Aggregates {
         out: &mut Vec<StoredEvent>,
     ) -> Result<(), PersistenceError>;
 
-    /// After a successful save: clears the pending events and takes the automatic snapshots.
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>);
+    /// After a successful save: clears the pending events, and notes in `after` the automatic
+    /// snapshots that are due (the application takes them).
+    fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>);
 }
 
 /// Appends the stored form of `aggregate`'s pending events to `out`.
@@ -29,8 +30,8 @@ fn push_stored<A: Aggregate, T: Transcoder>(
     Ok(())
 }
 
-/// Clears `aggregate`'s pending events, which have been saved, and takes automatic snapshots.
-fn after_saved<A: Aggregate, T: Transcoder>(aggregate: &mut A, application: &Application<T>) {
+/// Clears `aggregate`'s pending events, which have been saved, and notes the snapshots due.
+fn after_saved<A: Aggregate, T: Transcoder>(aggregate: &mut A, after: &mut AfterSave<'_, T>) {
     let Some(first) = aggregate
         .pending_events()
         .first()
@@ -39,7 +40,7 @@ fn after_saved<A: Aggregate, T: Transcoder>(aggregate: &mut A, application: &App
         return;
     };
     crate::domain::aggregate::clear_pending_events(aggregate);
-    application.snapshot_after_save(aggregate, first);
+    after.saved(aggregate, first);
 }
 
 impl<A: Aggregate> Aggregates for &mut A {
@@ -51,8 +52,8 @@ impl<A: Aggregate> Aggregates for &mut A {
         push_stored(&**self, mapper, out)
     }
 
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        after_saved(&mut **self, application);
+    fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
+        after_saved(&mut **self, after);
     }
 }
 
@@ -65,8 +66,8 @@ impl<A: Aggregate> Aggregates for &mut [A] {
         self.iter().try_for_each(|a| push_stored(a, mapper, out))
     }
 
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        self.iter_mut().for_each(|a| after_saved(a, application));
+    fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
+        self.iter_mut().for_each(|a| after_saved(a, after));
     }
 }
 
@@ -79,8 +80,8 @@ impl<A: Aggregate> Aggregates for &mut Vec<A> {
         self.iter().try_for_each(|a| push_stored(a, mapper, out))
     }
 
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        self.iter_mut().for_each(|a| after_saved(a, application));
+    fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
+        self.iter_mut().for_each(|a| after_saved(a, after));
     }
 }
 
@@ -93,9 +94,8 @@ impl<A: Aggregate> Aggregates for Vec<&mut A> {
         self.iter().try_for_each(|a| push_stored(&**a, mapper, out))
     }
 
-    fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-        self.iter_mut()
-            .for_each(|a| after_saved(&mut **a, application));
+    fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
+        self.iter_mut().for_each(|a| after_saved(&mut **a, after));
     }
 }
 
@@ -111,8 +111,8 @@ macro_rules! tuple_aggregates {
                 Ok(())
             }
 
-            fn saved<T: Transcoder>(&mut self, application: &Application<T>) {
-                $(self.$index.saved(application);)+
+            fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
+                $(self.$index.saved(after);)+
             }
         }
     };

@@ -13,6 +13,7 @@ use super::config::Environment;
 use super::error::ApplicationError;
 use super::notification_log::LocalNotificationLog;
 use super::repository::Repository;
+use super::snapshotting::{log_failure, AfterSave, DueSnapshots};
 use crate::domain::{Aggregate, Snapshot};
 use crate::persistence::{EventStore, JsonTranscoder, Mapper, ProcessRecorder, Transcoder};
 
@@ -184,7 +185,13 @@ impl<T: Transcoder> Application<T> {
             return Ok(());
         }
         self.recorder.insert_owned(stored)?;
-        aggregates.saved(self);
+        let mut after = AfterSave::new(
+            self.snapshots
+                .as_ref()
+                .map(|_| &self.snapshotting_intervals),
+        );
+        aggregates.saved(&mut after);
+        self.take_due_snapshots(after.due);
         self.notify_listeners();
         Ok(())
     }
@@ -207,25 +214,33 @@ impl<T: Transcoder> Application<T> {
         store_snapshot(snapshots, &aggregate)
     }
 
-    /// Snapshots taken automatically after a save: at each new version that is a multiple of
-    /// the aggregate type's interval. A failure is logged, not returned: the events are saved.
-    pub(crate) fn snapshot_after_save<A: Aggregate>(&self, aggregate: &A, first_new_version: u64) {
-        let (Some(snapshots), Some(&interval)) =
-            (&self.snapshots, self.snapshotting_intervals.get(A::TOPIC))
-        else {
+    /// The snapshotting interval of each aggregate type (by topic).
+    pub(crate) fn snapshotting_intervals(&self) -> &HashMap<&'static str, u64> {
+        &self.snapshotting_intervals
+    }
+
+    /// Stores the snapshots a save made due. A failure is logged, not returned: the events are
+    /// saved.
+    pub(crate) fn take_due_snapshots(&self, due: Vec<DueSnapshots<T>>) {
+        let Some(snapshots) = &self.snapshots else {
             return;
         };
-        for version in first_new_version..=aggregate.version() {
-            if interval == 0 || version % interval != 0 {
-                continue;
-            }
-            let result = if version == aggregate.version() {
-                store_snapshot(snapshots, aggregate)
-            } else {
-                self.take_snapshot::<A>(aggregate.id(), Some(version))
-            };
-            if let Err(error) = result {
-                tracing::warn!(aggregate = A::NAME, id = %aggregate.id(), version, %error, "automatic snapshot failed");
+        for due in due {
+            let past = due
+                .past
+                .iter()
+                .map(|&version| (version, (due.take_at)(&self.repository, due.id, version)));
+            let current = due
+                .current
+                .map(|(version, snapshot)| (version, snapshot.map_err(ApplicationError::from)));
+            for (version, snapshot) in past.chain(current) {
+                let stored = snapshot.and_then(|snapshot| {
+                    let stored = snapshots.mapper().from_snapshot(&snapshot)?;
+                    Ok(snapshots.recorder().insert_events(&[stored])?)
+                });
+                if let Err(error) = stored {
+                    log_failure(due.type_name, due.id, version, &error);
+                }
             }
         }
     }

@@ -63,6 +63,9 @@ enum Infrastructure {
     Factory(Arc<dyn InfrastructureFactory>),
     /// These recorders.
     Recorders(Recorders),
+    /// These async recorders (for an `AsyncApplication` only).
+    #[cfg(feature = "tokio")]
+    AsyncRecorders(crate::persistence::AsyncRecorders),
 }
 
 impl ApplicationBuilder<JsonTranscoder> {
@@ -190,6 +193,22 @@ impl<T: Transcoder> ApplicationBuilder<T> {
         self
     }
 
+    /// Uses these async recorders instead of the configured backend, for an application built
+    /// with [`build_async`](ApplicationBuilder::build_async) (feature `tokio`); `build` refuses
+    /// them. Replaces earlier [`recorders`](ApplicationBuilder::recorders) or
+    /// [`backend`](ApplicationBuilder::backend).
+    #[cfg(feature = "tokio")]
+    pub fn async_recorders(
+        mut self,
+        events: Arc<dyn crate::persistence::AsyncProcessRecorder>,
+        snapshots: Option<Arc<dyn crate::persistence::AsyncAggregateRecorder>>,
+    ) -> Self {
+        self.infrastructure = Infrastructure::AsyncRecorders(
+            crate::persistence::AsyncRecorders::new(events, snapshots),
+        );
+        self
+    }
+
     /// Serialises stored state with `transcoder` instead of JSON.
     pub fn transcoder<U: Transcoder>(self, transcoder: U) -> ApplicationBuilder<U> {
         ApplicationBuilder {
@@ -224,6 +243,15 @@ impl<T: Transcoder> ApplicationBuilder<T> {
                 crate::registry::select(&env)?.recorders(&env, snapshotting)?,
                 "the persistence module made no recorder for snapshots",
             ),
+            #[cfg(feature = "tokio")]
+            Infrastructure::AsyncRecorders(_) => {
+                return Err(ConfigError::new(
+                    env.name_of(crate::registry::PERSISTENCE_MODULE),
+                    "the builder was given async recorders, which only an AsyncApplication \
+                     uses: build it with build_async(), or give blocking recorders",
+                )
+                .into())
+            }
         };
         let Recorders {
             events: recorder,
@@ -267,5 +295,84 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             listeners: RwLock::new(Vec::new()),
             next_listener: AtomicU64::new(0),
         })
+    }
+
+    /// Builds the application's async face (feature `tokio`): an [`AsyncApplication`] whose
+    /// recorders are the backend's async ones ([`InfrastructureFactory::async_recorders`]):
+    /// PostgreSQL's native async client, or a blocking backend's calls on tokio's blocking
+    /// pool. Must be awaited inside a tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), eventsourcing::application::ApplicationError> {
+    /// use eventsourcing::application::Application;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("build-async-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let app = Application::builder("Worlds")
+    ///     .sqlite(dir.join("worlds.db"))
+    ///     .build_async()
+    ///     .await?;
+    /// assert_eq!(app.log().select(1, 10).await?.len(), 0);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// [`AsyncApplication`]: super::AsyncApplication
+    #[cfg(feature = "tokio")]
+    pub async fn build_async(self) -> Result<super::AsyncApplication<T>, ApplicationError> {
+        use crate::persistence::{AsyncRecorders, DEFAULT_BLOCKING_CALLS};
+
+        let env = self.env;
+        let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
+        let mapper = Arc::new(env.mapper(self.transcoder)?);
+        let (recorders, missing_snapshots) = match self.infrastructure {
+            Infrastructure::Recorders(recorders) => (
+                AsyncRecorders::on_blocking_pool(recorders, DEFAULT_BLOCKING_CALLS),
+                "the recorders given to the builder include none for snapshots",
+            ),
+            Infrastructure::AsyncRecorders(recorders) => (
+                recorders,
+                "the recorders given to the builder include none for snapshots",
+            ),
+            Infrastructure::Factory(factory) => (
+                factory.async_recorders(&env, snapshotting).await?,
+                "the backend given to the builder made no recorder for snapshots",
+            ),
+            Infrastructure::Configured => {
+                let factory = crate::registry::select(&env)?;
+                (
+                    factory.async_recorders(&env, snapshotting).await?,
+                    "the persistence module made no recorder for snapshots",
+                )
+            }
+        };
+        if snapshotting && recorders.snapshots.is_none() {
+            return Err(ConfigError::new(
+                env.name_of(IS_SNAPSHOTTING_ENABLED),
+                format!(
+                    "snapshotting is enabled, but {missing_snapshots}: give one, or disable \
+                     snapshotting"
+                ),
+            )
+            .into());
+        }
+        tracing::debug!(
+            application = env.name(),
+            transcoder = type_name::<T>(),
+            snapshotting,
+            encrypted = mapper.is_encrypted(),
+            compressed = mapper.is_compressed(),
+            "async application built"
+        );
+        Ok(super::AsyncApplication::new(
+            env,
+            mapper,
+            recorders.events,
+            recorders.snapshots.filter(|_| snapshotting),
+            self.section_size,
+            self.snapshotting_intervals,
+        ))
     }
 }

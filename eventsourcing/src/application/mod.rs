@@ -8,14 +8,19 @@
 
 mod aggregates;
 pub(crate) mod app;
+#[cfg(feature = "tokio")]
+mod async_app;
 mod builder;
 pub mod config;
 mod error;
 mod notification_log;
 mod repository;
+mod snapshotting;
 
 pub use aggregates::Aggregates;
 pub use app::Application;
+#[cfg(feature = "tokio")]
+pub use async_app::{AsyncApplication, AsyncNotificationLog, AsyncRepository};
 pub use builder::ApplicationBuilder;
 pub use config::ConfigError;
 pub use config::Environment;
@@ -23,3 +28,4 @@ pub use error::ApplicationError;
 pub use notification_log::{LocalNotificationLog, NotificationLog, Section, DEFAULT_SECTION_SIZE};
 pub(crate) use repository::found_or_else;
 pub use repository::Repository;
+pub use snapshotting::AfterSave;

@@ -100,43 +100,64 @@ fn parse_section_id(section_id: &str) -> Result<(i64, i64), ApplicationError> {
     Ok((first, last))
 }
 
+/// The first id and the number of notifications the section `section_id` asks for, in a log
+/// whose sections hold `section_size`.
+pub(crate) fn section_request(
+    section_id: &str,
+    section_size: usize,
+) -> Result<(u64, usize), ApplicationError> {
+    let (first, last) = parse_section_id(section_id)?;
+    let start = first.max(1);
+    // Saturating: the ids come from outside (a URL, say), and must not overflow.
+    let requested = last.saturating_sub(start).saturating_add(1).max(0);
+    let limit = usize::try_from(requested)
+        .unwrap_or(usize::MAX)
+        .min(section_size);
+    Ok((start as u64, limit))
+}
+
+/// The section of `items`, read with `limit`: its actual id, and the next section's id when it
+/// is full.
+pub(crate) fn section_of(items: Vec<Notification>, limit: usize) -> Section {
+    let (id, next_id) = match (items.first(), items.last()) {
+        (Some(first), Some(last)) => {
+            let next_id = (items.len() == limit).then(|| {
+                format!(
+                    "{},{}",
+                    last.id.saturating_add(1),
+                    last.id.saturating_add(limit as u64)
+                )
+            });
+            (Some(format!("{},{}", first.id, last.id)), next_id)
+        }
+        _ => (None, None),
+    };
+    Section { id, items, next_id }
+}
+
+/// Refuses a `limit` above the section size ([`ApplicationError::LimitTooLarge`]).
+pub(crate) fn check_limit(limit: usize, section_size: usize) -> Result<(), ApplicationError> {
+    if limit > section_size {
+        return Err(ApplicationError::LimitTooLarge {
+            limit,
+            section_size,
+        });
+    }
+    Ok(())
+}
+
 impl LocalNotificationLog {
     /// The section `section_id` ("first,last"): see [`NotificationLog::section`]. (An inherent
     /// method too, so that `app.log().section("1,10")` works without importing the trait.)
     pub fn section(&self, section_id: &str) -> Result<Section, ApplicationError> {
-        let (first, last) = parse_section_id(section_id)?;
-        let start = first.max(1);
-        // Saturating: the ids come from outside (a URL, say), and must not overflow.
-        let requested = last.saturating_sub(start).saturating_add(1).max(0);
-        let limit = usize::try_from(requested)
-            .unwrap_or(usize::MAX)
-            .min(self.section_size);
-        let items = self.select(start as u64, limit)?;
-        let (id, next_id) = match (items.first(), items.last()) {
-            (Some(first), Some(last)) => {
-                let next_id = (items.len() == limit).then(|| {
-                    format!(
-                        "{},{}",
-                        last.id.saturating_add(1),
-                        last.id.saturating_add(limit as u64)
-                    )
-                });
-                (Some(format!("{},{}", first.id, last.id)), next_id)
-            }
-            _ => (None, None),
-        };
-        Ok(Section { id, items, next_id })
+        let (start, limit) = section_request(section_id, self.section_size)?;
+        Ok(section_of(self.select(start, limit)?, limit))
     }
 
     /// At most `limit` notifications with ids from `start`: see [`NotificationLog::select`].
     /// A `limit` above the section size is [`ApplicationError::LimitTooLarge`].
     pub fn select(&self, start: u64, limit: usize) -> Result<Vec<Notification>, ApplicationError> {
-        if limit > self.section_size {
-            return Err(ApplicationError::LimitTooLarge {
-                limit,
-                section_size: self.section_size,
-            });
-        }
+        check_limit(limit, self.section_size)?;
         Ok(self.recorder.select_notifications(start, limit)?)
     }
 }

@@ -6,10 +6,12 @@ use uuid::Uuid;
 
 use super::error::ApplicationError;
 use crate::domain::{Aggregate, DirectRestore};
-use crate::persistence::{AggregateRecorder, EventQuery, JsonTranscoder, Mapper, Transcoder};
+use crate::persistence::{
+    AggregateRecorder, EventQuery, JsonTranscoder, Mapper, StoredEvent, Transcoder,
+};
 
 /// How many events the repository reads from the recorder at a time.
-const EVENTS_PAGE: usize = 10_000;
+pub(crate) const EVENTS_PAGE: usize = 10_000;
 
 /// Gets aggregates: the newest snapshot at or below the requested version (when snapshotting is
 /// enabled), then the events after it, applied in order.
@@ -117,54 +119,68 @@ impl<T: Transcoder> Repository<T> {
     }
 
     fn load<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<A, ApplicationError> {
-        let mut aggregate = self.load_snapshot::<A>(id, version)?;
-        // Events are read a page at a time, so that the stored form of a long history is never
-        // all in memory at once.
-        let mut after = aggregate.as_ref().map(Aggregate::version);
-        loop {
-            let query = EventQuery {
-                gt: after,
-                lte: version,
-                desc: false,
-                limit: Some(EVENTS_PAGE),
-            };
-            let page = self.events.select_events(id, &query)?;
-            let full = page.len() == EVENTS_PAGE;
-            for stored in page {
-                after = Some(stored.originator_version);
-                let event = self.mapper.to_domain_event::<A::Event>(&stored)?;
-                match &mut aggregate {
-                    None => aggregate = Some(A::from_created_event(event)?),
-                    Some(aggregate) => aggregate.apply_event(event)?,
-                }
-            }
-            if !full {
-                break;
-            }
+        let mut load = Load::<A>::new(id, version);
+        if let Some(snapshots) = &self.snapshots {
+            let stored = snapshots.select_events(id, &load.snapshot_query())?.pop();
+            load.restore_snapshot(&self.mapper, stored);
         }
-        aggregate.ok_or(ApplicationError::AggregateNotFound { id, version })
+        while let Some(query) = load.next_query() {
+            let page = self.events.select_events(id, &query)?;
+            load.apply_page(&self.mapper, page)?;
+        }
+        load.finish()
+    }
+}
+
+/// Getting an aggregate, step by step, apart from the reading (which the blocking and the
+/// async repositories do each their way): the newest snapshot at or below the version, then
+/// the events after it, a page at a time, applied in order.
+pub(crate) struct Load<A> {
+    id: Uuid,
+    version: Option<u64>,
+    aggregate: Option<A>,
+    /// The version of the last event applied (or of the snapshot).
+    after: Option<u64>,
+    /// Whether the last page read was full, so that there may be more.
+    more: bool,
+}
+
+impl<A: Aggregate> Load<A> {
+    pub(crate) fn new(id: Uuid, version: Option<u64>) -> Self {
+        Load {
+            id,
+            version,
+            aggregate: None,
+            after: None,
+            more: true,
+        }
     }
 
-    fn load_snapshot<A: Aggregate>(
-        &self,
-        id: Uuid,
-        version: Option<u64>,
-    ) -> Result<Option<A>, ApplicationError> {
-        let Some(snapshots) = &self.snapshots else {
-            return Ok(None);
-        };
-        let query = EventQuery {
+    /// The query of the snapshot to start from: the newest at or below the version.
+    pub(crate) fn snapshot_query(&self) -> EventQuery {
+        EventQuery {
             gt: None,
-            lte: version,
+            lte: self.version,
             desc: true,
             limit: Some(1),
-        };
-        let Some(stored) = snapshots.select_events(id, &query)?.pop() else {
-            return Ok(None);
+        }
+    }
+
+    /// Starts from the stored snapshot, if there is one and it can be restored.
+    ///
+    /// A snapshot that can't be decoded or restored is skipped with a warning: the aggregate
+    /// is then replayed from its events.
+    pub(crate) fn restore_snapshot<T: Transcoder>(
+        &mut self,
+        mapper: &Mapper<T>,
+        stored: Option<StoredEvent>,
+    ) {
+        let Some(stored) = stored else {
+            return;
         };
         let restored = if A::CLASS_VERSION > 1 {
             // Upcasting works on the state as a map.
-            self.mapper
+            mapper
                 .to_snapshot(&stored)
                 .map_err(ApplicationError::from)
                 .and_then(|snapshot| A::from_snapshot(snapshot).map_err(ApplicationError::from))
@@ -174,23 +190,62 @@ impl<T: Transcoder> Repository<T> {
                 originator_version: stored.originator_version,
                 marker: std::marker::PhantomData,
             };
-            self.mapper
+            mapper
                 .decode_snapshot_with(&stored, seed)
                 .map_err(ApplicationError::from)
         };
         match restored {
-            Ok(aggregate) => Ok(Some(aggregate)),
-            Err(error) => {
-                tracing::warn!(
-                    aggregate = A::NAME,
-                    %id,
-                    snapshot_version = stored.originator_version,
-                    %error,
-                    "ignoring a snapshot that can't be restored; replaying the aggregate from its events"
-                );
-                Ok(None)
+            Ok(aggregate) => {
+                self.after = Some(aggregate.version());
+                self.aggregate = Some(aggregate);
+            }
+            Err(error) => tracing::warn!(
+                aggregate = A::NAME,
+                id = %self.id,
+                snapshot_version = stored.originator_version,
+                %error,
+                "ignoring a snapshot that can't be restored; replaying the aggregate from its events"
+            ),
+        }
+    }
+
+    /// The query of the next page of events, or `None` once they have all been read.
+    ///
+    /// Events are read a page at a time, so that the stored form of a long history is never
+    /// all in memory at once.
+    pub(crate) fn next_query(&self) -> Option<EventQuery> {
+        self.more.then_some(EventQuery {
+            gt: self.after,
+            lte: self.version,
+            desc: false,
+            limit: Some(EVENTS_PAGE),
+        })
+    }
+
+    /// Applies a page of events, read with the last [`next_query`](Load::next_query).
+    pub(crate) fn apply_page<T: Transcoder>(
+        &mut self,
+        mapper: &Mapper<T>,
+        page: Vec<StoredEvent>,
+    ) -> Result<(), ApplicationError> {
+        self.more = page.len() == EVENTS_PAGE;
+        for stored in page {
+            self.after = Some(stored.originator_version);
+            let event = mapper.to_domain_event::<A::Event>(&stored)?;
+            match &mut self.aggregate {
+                None => self.aggregate = Some(A::from_created_event(event)?),
+                Some(aggregate) => aggregate.apply_event(event)?,
             }
         }
+        Ok(())
+    }
+
+    /// The aggregate, once every page has been applied.
+    pub(crate) fn finish(self) -> Result<A, ApplicationError> {
+        self.aggregate.ok_or(ApplicationError::AggregateNotFound {
+            id: self.id,
+            version: self.version,
+        })
     }
 }
 

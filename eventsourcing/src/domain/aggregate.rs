@@ -31,6 +31,9 @@ use super::timestamp::next_timestamp;
 /// [`construct`](Aggregate::construct), [`apply`](Aggregate::apply)) take a [`Sealed`], which
 /// only this crate can make: they are called by the library, never from outside it.
 ///
+/// Aggregates are `Send + Sync`, as their events are, so that an application's futures and
+/// threads can hold them.
+///
 /// ```
 /// use eventsourcing::prelude::*;
 ///
@@ -74,7 +77,7 @@ use super::timestamp::next_timestamp;
             a #[created] constructor (or implement Aggregate by hand: see \"Aggregates by hand\" \
             in the crate docs)"
 )]
-pub trait Aggregate: Sized + 'static {
+pub trait Aggregate: Sized + Send + Sync + 'static {
     /// The aggregate's event enum (generated: `DogEvent` for `Dog`).
     type Event: AggregateEvent;
 

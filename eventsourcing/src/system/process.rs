@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::application::{found_or_else, Application, ApplicationError};
+use crate::application::{found_or_else, AfterSave, Application, ApplicationError};
 use crate::domain::{Aggregate, AggregateEvent, BoxError, DomainEvent};
 use crate::persistence::{
     JsonTranscoder, Mapper, Notification, PersistenceError, StoredEvent, Transcoder,
@@ -159,7 +159,7 @@ pub(crate) struct Saved<T: Transcoder> {
     /// The first version this processing added (for automatic snapshots).
     first_new_version: u64,
     /// Takes the automatic snapshots of the aggregate once its events are recorded.
-    snapshot: fn(&Application<T>, &(dyn Any + Send), u64),
+    snapshot: fn(&mut AfterSave<'_, T>, &(dyn Any + Send), u64),
 }
 
 /// What a policy's processing of one upstream event produces: the new events of the
@@ -284,17 +284,22 @@ pub(crate) fn snapshot_batch<T: Transcoder>(
     application: &Application<T>,
     batch: &HashMap<Uuid, Saved<T>>,
 ) {
+    let snapshots = application
+        .snapshots()
+        .map(|_| application.snapshotting_intervals());
+    let mut after = AfterSave::new(snapshots);
     for saved in batch.values() {
-        (saved.snapshot)(application, &*saved.aggregate, saved.first_new_version);
+        (saved.snapshot)(&mut after, &*saved.aggregate, saved.first_new_version);
     }
+    application.take_due_snapshots(after.due);
 }
 
 fn snapshot_saved<T: Transcoder, A: Aggregate>(
-    application: &Application<T>,
+    after: &mut AfterSave<'_, T>,
     aggregate: &(dyn Any + Send),
     first_new_version: u64,
 ) {
     if let Some(aggregate) = aggregate.downcast_ref::<A>() {
-        application.snapshot_after_save(aggregate, first_new_version);
+        after.saved(aggregate, first_new_version);
     }
 }
