@@ -84,14 +84,19 @@ pub(crate) struct DueSnapshots<T: Transcoder> {
     pub(crate) take_at: fn(&Repository<T>, Uuid, u64) -> Result<Snapshot, ApplicationError>,
     /// Takes the snapshot of a past version from the async repository.
     #[cfg(feature = "tokio")]
-    pub(crate) take_at_async:
-        for<'r> fn(
-            &'r super::AsyncRepository<T>,
-            Uuid,
-            u64,
-        )
-            -> crate::persistence::BoxFuture<'r, Result<Snapshot, ApplicationError>>,
+    pub(crate) take_at_async: TakeAtAsync<T>,
 }
+
+/// Takes the snapshot of an aggregate (of a type fixed by the function) at a past version from
+/// the async repository.
+#[cfg(feature = "tokio")]
+pub(crate) type TakeAtAsync<T> =
+    for<'r> fn(&'r super::AsyncRepository<T>, Uuid, u64) -> SnapshotFuture<'r>;
+
+/// The future of a snapshot taken from the async repository.
+#[cfg(feature = "tokio")]
+pub(crate) type SnapshotFuture<'r> =
+    crate::persistence::BoxFuture<'r, Result<Snapshot, ApplicationError>>;
 
 fn take_at<A: Aggregate, T: Transcoder>(
     repository: &Repository<T>,
@@ -106,7 +111,7 @@ fn take_at_async<A: Aggregate, T: Transcoder>(
     repository: &super::AsyncRepository<T>,
     id: Uuid,
     version: u64,
-) -> crate::persistence::BoxFuture<'_, Result<Snapshot, ApplicationError>> {
+) -> SnapshotFuture<'_> {
     Box::pin(async move { Ok(repository.get_at::<A>(id, version).await?.take_snapshot()?) })
 }
 
