@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::persistence::{
-    AggregateRecorder, ApplicationRecorder, Environment, ErrorKind, EventQuery, FactoryError,
-    InfrastructureFactory, Notification, PersistenceError, ProcessRecorder, Recorders, StoredEvent,
-    Tracking,
+    AggregateRecorder, ApplicationRecorder, CommitSignal, Environment, ErrorKind, EventQuery,
+    FactoryError, InfrastructureFactory, Notification, PersistenceError, ProcessRecorder,
+    Recorders, StoredEvent, Tracking,
 };
 
 /// The in-memory backend's factory (`PERSISTENCE_MODULE=eventsourcing.memory`, the default):
@@ -72,6 +72,8 @@ impl InfrastructureFactory for InMemoryFactory {
 #[derive(Debug, Default)]
 pub struct InMemoryRecorder {
     tables: Mutex<Tables>,
+    /// Notified after each insert, for subscriptions.
+    signal: CommitSignal,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +90,34 @@ impl InMemoryRecorder {
     /// An empty recorder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// At most `limit` notifications from `start` whose stored event `matches`.
+    fn select_matching(
+        &self,
+        start: u64,
+        limit: usize,
+        matches: impl Fn(&StoredEvent) -> bool,
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        let tables = self.tables()?;
+        let first = usize::try_from(start.max(1) - 1).map_err(|_| {
+            PersistenceError::database(
+                ErrorKind::Data,
+                format!("notification id {start} is out of range"),
+            )
+        })?;
+        Ok(tables
+            .events
+            .iter()
+            .enumerate()
+            .skip(first)
+            .filter(|(_, stored)| matches(stored))
+            .take(limit)
+            .map(|(i, stored)| Notification {
+                id: i as u64 + 1,
+                stored: stored.clone(),
+            })
+            .collect())
     }
 
     fn tables(&self) -> Result<MutexGuard<'_, Tables>, PersistenceError> {
@@ -221,16 +251,22 @@ impl Tables {
 
 impl AggregateRecorder for InMemoryRecorder {
     fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
-        let mut tables = self.tables()?;
-        tables.check_events(events)?;
-        tables.append(events.iter().cloned());
+        {
+            let mut tables = self.tables()?;
+            tables.check_events(events)?;
+            tables.append(events.iter().cloned());
+        }
+        self.signal.notify();
         Ok(())
     }
 
     fn insert_owned(&self, events: Vec<StoredEvent>) -> Result<(), PersistenceError> {
-        let mut tables = self.tables()?;
-        tables.check_events(&events)?;
-        tables.append(events);
+        {
+            let mut tables = self.tables()?;
+            tables.check_events(&events)?;
+            tables.append(events);
+        }
+        self.signal.notify();
         Ok(())
     }
 
@@ -257,24 +293,25 @@ impl ApplicationRecorder for InMemoryRecorder {
         start: u64,
         limit: usize,
     ) -> Result<Vec<Notification>, PersistenceError> {
-        let tables = self.tables()?;
-        let first = usize::try_from(start.max(1) - 1).map_err(|_| {
-            PersistenceError::database(
-                ErrorKind::Data,
-                format!("notification id {start} is out of range"),
-            )
-        })?;
-        Ok(tables
-            .events
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take(limit)
-            .map(|(i, stored)| Notification {
-                id: i as u64 + 1,
-                stored: stored.clone(),
-            })
-            .collect())
+        self.select_matching(start, limit, |_| true)
+    }
+
+    fn select_notifications_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        if topics.is_empty() {
+            return self.select_notifications(start, limit);
+        }
+        self.select_matching(start, limit, |stored| {
+            topics.iter().any(|topic| *topic == stored.topic)
+        })
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        Some(self.signal.clone())
     }
 
     fn max_notification_id(&self) -> Result<u64, PersistenceError> {
@@ -288,16 +325,21 @@ impl ProcessRecorder for InMemoryRecorder {
         events: &[StoredEvent],
         tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
-        let mut tables = self.tables()?;
-        tables.check_events(events)?;
-        tables.check_tracking(tracking)?;
-        tables.append(events.iter().cloned());
-        for record in tracking {
-            let position = tables
-                .tracking
-                .entry(record.application_name.clone())
-                .or_insert(0);
-            *position = (*position).max(record.notification_id);
+        {
+            let mut tables = self.tables()?;
+            tables.check_events(events)?;
+            tables.check_tracking(tracking)?;
+            tables.append(events.iter().cloned());
+            for record in tracking {
+                let position = tables
+                    .tracking
+                    .entry(record.application_name.clone())
+                    .or_insert(0);
+                *position = (*position).max(record.notification_id);
+            }
+        }
+        if !events.is_empty() {
+            self.signal.notify();
         }
         Ok(())
     }
@@ -361,6 +403,21 @@ mod async_face {
 
         fn max_notification_id(&self) -> BoxFuture<'_, Result<u64, PersistenceError>> {
             Box::pin(ready(ApplicationRecorder::max_notification_id(self)))
+        }
+
+        fn select_notifications_of<'a>(
+            &'a self,
+            start: u64,
+            limit: usize,
+            topics: &'a [String],
+        ) -> BoxFuture<'a, Result<Vec<Notification>, PersistenceError>> {
+            Box::pin(ready(ApplicationRecorder::select_notifications_of(
+                self, start, limit, topics,
+            )))
+        }
+
+        fn commit_signal(&self) -> Option<crate::persistence::CommitSignal> {
+            ApplicationRecorder::commit_signal(self)
         }
     }
 

@@ -14,8 +14,12 @@ use super::error::ApplicationError;
 use super::notification_log::LocalNotificationLog;
 use super::repository::Repository;
 use super::snapshotting::{log_failure, AfterSave, DueSnapshots};
+use super::subscription::ApplicationSubscription;
+use super::upstream::UpstreamEvent;
 use crate::domain::{Aggregate, Snapshot};
-use crate::persistence::{EventStore, JsonTranscoder, Mapper, ProcessRecorder, Transcoder};
+use crate::persistence::{
+    EventStore, JsonTranscoder, Mapper, ProcessRecorder, Subscription, Transcoder,
+};
 
 /// Something to be told after an application has saved new events (a runner prompting the
 /// application's followers).
@@ -194,6 +198,48 @@ impl<T: Transcoder> Application<T> {
         self.take_due_snapshots(after.due);
         self.notify_listeners();
         Ok(())
+    }
+
+    /// Subscribes to the application's events of type `U` (such as `DomainEvent<DogEvent>`)
+    /// with notification ids after `after` (0 for all): an iterator of each event with its
+    /// tracking record, in notification order, that yields what is stored and then blocks
+    /// until more is committed. Fails if `after` is beyond the end of the log.
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    ///
+    /// #[aggregate]
+    /// pub struct Dog { tricks: Vec<String> }
+    ///
+    /// #[aggregate]
+    /// impl Dog {
+    ///     #[created("Registered")]
+    ///     pub fn register() -> Self { Dog { tricks: Vec::new() } }
+    ///     #[event("TrickAdded")]
+    ///     pub fn add_trick(&mut self, trick: String) { self.tricks.push(trick) }
+    /// }
+    ///
+    /// let app = Application::new("DogSchool")?;
+    /// let mut dog = Dog::register();
+    /// dog.add_trick("sit".into());
+    /// app.save(&mut dog)?;
+    ///
+    /// let mut subscription = app.subscribe::<DomainEvent<DogEvent>>(0)?;
+    /// let (event, tracking) = subscription.next().expect("stored")?;
+    /// assert!(matches!(event.payload, DogEvent::Registered));
+    /// assert_eq!((tracking.application_name.as_str(), tracking.notification_id), ("DogSchool", 1));
+    /// # Ok::<(), ApplicationError>(())
+    /// ```
+    pub fn subscribe<U: UpstreamEvent>(
+        &self,
+        after: u64,
+    ) -> Result<ApplicationSubscription<U, T>, ApplicationError> {
+        let subscription = Subscription::new(Arc::clone(&self.recorder) as _, after, U::topics())?;
+        Ok(ApplicationSubscription::new(
+            subscription,
+            Arc::clone(&self.mapper),
+            self.name.clone(),
+        ))
     }
 
     /// Takes a snapshot of the aggregate `id` as it is at `version` (the latest if `None`),

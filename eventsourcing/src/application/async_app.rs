@@ -15,10 +15,12 @@ use super::error::ApplicationError;
 use super::notification_log::{check_limit, section_of, section_request, Section};
 use super::repository::{found_or_else, Load};
 use super::snapshotting::{log_failure, AfterSave, DueSnapshots};
+use super::subscription::AsyncApplicationSubscription;
+use super::upstream::UpstreamEvent;
 use crate::domain::{Aggregate, Snapshot};
 use crate::persistence::{
-    AsyncAggregateRecorder, AsyncApplicationRecorder, AsyncProcessRecorder, Environment,
-    JsonTranscoder, Mapper, Notification, Transcoder,
+    AsyncAggregateRecorder, AsyncApplicationRecorder, AsyncProcessRecorder, AsyncSubscription,
+    Environment, JsonTranscoder, Mapper, Notification, Transcoder,
 };
 
 /// An event-sourced application, awaited: it saves aggregates' new events atomically, gets
@@ -192,6 +194,23 @@ impl<T: Transcoder> AsyncApplication<T> {
         aggregates.saved(&mut after);
         self.take_due_snapshots(after.due).await;
         Ok(())
+    }
+
+    /// Subscribes to the application's events of type `U` (such as `DomainEvent<DogEvent>`)
+    /// with notification ids after `after` (0 for all): a `Stream` of each event with its
+    /// tracking record, in notification order, that yields what is stored and then waits for
+    /// what is committed next. Fails if `after` is beyond the end of the log.
+    pub async fn subscribe<U: UpstreamEvent>(
+        &self,
+        after: u64,
+    ) -> Result<AsyncApplicationSubscription<U, T>, ApplicationError> {
+        let subscription =
+            AsyncSubscription::new(Arc::clone(&self.recorder) as _, after, U::topics()).await?;
+        Ok(AsyncApplicationSubscription::new(
+            subscription,
+            Arc::clone(&self.mapper),
+            self.name.clone(),
+        ))
     }
 
     /// Takes a snapshot of the aggregate `id` as it is at `version` (the latest if `None`),

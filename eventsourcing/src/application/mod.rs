@@ -16,6 +16,8 @@ mod error;
 mod notification_log;
 mod repository;
 mod snapshotting;
+mod subscription;
+mod upstream;
 
 pub use aggregates::Aggregates;
 pub use app::Application;
@@ -29,3 +31,7 @@ pub use notification_log::{LocalNotificationLog, NotificationLog, Section, DEFAU
 pub(crate) use repository::found_or_else;
 pub use repository::Repository;
 pub use snapshotting::AfterSave;
+#[cfg(feature = "tokio")]
+pub use subscription::AsyncApplicationSubscription;
+pub use subscription::{ApplicationSubscription, Tracked};
+pub use upstream::UpstreamEvent;

@@ -57,6 +57,48 @@ pub trait AsyncApplicationRecorder: AsyncAggregateRecorder {
 
     /// The highest notification id, or 0 if there are none.
     fn max_notification_id(&self) -> BoxFuture<'_, Result<u64, PersistenceError>>;
+
+    /// At most `limit` notifications with ids from `start` whose topic is one of `topics` (all
+    /// of them if `topics` is empty), in id order (see
+    /// [`ApplicationRecorder::select_notifications_of`]). By default, reads pages of `limit`
+    /// notifications and keeps the matching ones.
+    fn select_notifications_of<'a>(
+        &'a self,
+        start: u64,
+        limit: usize,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Notification>, PersistenceError>> {
+        Box::pin(async move {
+            if topics.is_empty() {
+                return self.select_notifications(start, limit).await;
+            }
+            let mut found = Vec::new();
+            let mut start = start;
+            while found.len() < limit {
+                let page = self.select_notifications(start, limit).await?;
+                let Some(last) = page.last().map(|n| n.id) else {
+                    break;
+                };
+                let full = page.len() >= limit;
+                found.extend(
+                    page.into_iter()
+                        .filter(|n| topics.iter().any(|t| *t == n.topic)),
+                );
+                let Some(next) = last.checked_add(1).filter(|_| full) else {
+                    break;
+                };
+                start = next;
+            }
+            found.truncate(limit);
+            Ok(found)
+        })
+    }
+
+    /// The signal this recorder notifies after each commit (see
+    /// [`ApplicationRecorder::commit_signal`]). `None` by default.
+    fn commit_signal(&self) -> Option<super::CommitSignal> {
+        None
+    }
 }
 
 /// An [`AsyncApplicationRecorder`] that also records which upstream notifications have been
@@ -220,6 +262,20 @@ impl<R: ?Sized + ApplicationRecorder + 'static> AsyncApplicationRecorder for OnB
 
     fn max_notification_id(&self) -> BoxFuture<'_, Result<u64, PersistenceError>> {
         self.run(|recorder| recorder.max_notification_id())
+    }
+
+    fn select_notifications_of<'a>(
+        &'a self,
+        start: u64,
+        limit: usize,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Notification>, PersistenceError>> {
+        let topics = topics.to_vec();
+        self.run(move |recorder| recorder.select_notifications_of(start, limit, &topics))
+    }
+
+    fn commit_signal(&self) -> Option<super::CommitSignal> {
+        self.recorder.commit_signal()
     }
 }
 

@@ -17,6 +17,7 @@ mod async_recorder;
 #[cfg(feature = "tokio")]
 mod bridge;
 mod cipher;
+mod commit_signal;
 mod compressor;
 mod environment;
 mod error;
@@ -25,6 +26,7 @@ mod factory;
 mod mapper;
 mod recorder;
 mod stored;
+mod subscription;
 pub(crate) mod topic;
 mod transcoder;
 
@@ -36,6 +38,7 @@ pub use async_recorder::{
 #[cfg(feature = "tokio")]
 pub use bridge::Bridge;
 pub use cipher::{AesCipher, Cipher};
+pub use commit_signal::{CommitSignal, SubscriberGuard};
 pub use compressor::{Compressor, ZlibCompressor};
 pub use environment::{
     strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
@@ -49,4 +52,9 @@ pub use mapper::{Mapper, SNAPSHOT_TOPIC};
 pub(crate) use recorder::check_identifier;
 pub use recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};
 pub use stored::{Notification, StoredEvent, Tracking};
+#[cfg(feature = "tokio")]
+pub use subscription::AsyncSubscription;
+pub use subscription::{
+    Subscription, SubscriptionStopper, POLL_INTERVAL, RECHECK_INTERVAL, SUBSCRIPTION_PAGE,
+};
 pub use transcoder::{JsonTranscoder, Transcoder, TranscodingError};

@@ -109,6 +109,65 @@ pub trait ApplicationRecorder: AggregateRecorder {
 
     /// The highest notification id, or 0 if there are none.
     fn max_notification_id(&self) -> Result<u64, PersistenceError>;
+
+    /// At most `limit` notifications with ids from `start` whose topic is one of `topics` (all
+    /// of them if `topics` is empty), in id order: the reference's `topics=` filter. Topics no
+    /// stored event has match nothing.
+    ///
+    /// By default, reads pages of `limit` notifications and keeps the matching ones; backends
+    /// filter in the database instead.
+    fn select_notifications_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        if topics.is_empty() {
+            return self.select_notifications(start, limit);
+        }
+        filter_pages(start, limit, topics, |start| {
+            self.select_notifications(start, limit)
+        })
+    }
+
+    /// The signal this recorder notifies after each commit, for subscriptions to wait on (see
+    /// [`CommitSignal`](super::CommitSignal)). `None` by default: subscriptions then read the
+    /// log again at a short interval.
+    fn commit_signal(&self) -> Option<super::CommitSignal> {
+        None
+    }
+}
+
+/// The notifications of `topics` from `start`, at most `limit`, read a page at a time with
+/// `select` (which reads up to `limit` notifications from a position).
+pub(crate) fn filter_pages(
+    start: u64,
+    limit: usize,
+    topics: &[String],
+    mut select: impl FnMut(u64) -> Result<Vec<Notification>, PersistenceError>,
+) -> Result<Vec<Notification>, PersistenceError> {
+    let mut found = Vec::new();
+    let mut start = start;
+    while found.len() < limit {
+        let page = select(start)?;
+        let Some(last) = page.last().map(|n| n.id) else {
+            break;
+        };
+        let full = page.len() >= limit;
+        found.extend(
+            page.into_iter()
+                .filter(|n| topics.iter().any(|t| *t == n.topic)),
+        );
+        if !full {
+            break;
+        }
+        let Some(next) = last.checked_add(1) else {
+            break;
+        };
+        start = next;
+    }
+    found.truncate(limit);
+    Ok(found)
 }
 
 /// An [`ApplicationRecorder`] that also records which upstream notifications have been

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::error::sqlite_error;
-use crate::persistence::{ErrorKind, PersistenceError};
+use crate::persistence::{CommitSignal, ErrorKind, PersistenceError};
 
 /// How long a writer waits for another connection's write lock before giving up, unless
 /// `SQLITE_LOCK_TIMEOUT` says otherwise (the reference's default: 5 seconds).
@@ -52,8 +52,8 @@ pub struct SqliteDatastore {
     is_memory: bool,
     lock_timeout: Duration,
     synchronous: Synchronous,
-    /// Shared by every datastore of this process on the same database (see [`write_lock`]).
-    write_lock: Arc<Mutex<()>>,
+    /// Shared by every datastore of this process on the same database (see [`shared`]).
+    shared: Arc<Shared>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -91,7 +91,7 @@ impl SqliteDatastore {
         let is_memory = db_name.contains(":memory:") || db_name.contains("mode=memory");
         let writer = Self::connect(&db_name, is_memory, lock_timeout, synchronous)?;
         let datastore = SqliteDatastore {
-            write_lock: write_lock(&db_name, is_memory),
+            shared: shared(&db_name, is_memory),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             db_name,
@@ -153,7 +153,11 @@ impl SqliteDatastore {
     fn writer(&self) -> (MutexGuard<'_, ()>, MutexGuard<'_, Connection>) {
         // A panic while a transaction was open dropped the transaction (rolled back), so the
         // connection behind a poisoned lock is still usable.
-        let lock = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = self
+            .shared
+            .write_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let connection = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         (lock, connection)
     }
@@ -172,7 +176,19 @@ impl SqliteDatastore {
         transaction
             .commit()
             .map_err(|e| sqlite_error(e, "can't commit"))?;
+        self.shared.signal.notify();
         Ok(value)
+    }
+
+    /// The signal notified after each commit to this database by this process, and (for a
+    /// file) by other processes, which a watcher thread notices by polling SQLite's
+    /// `PRAGMA data_version` every [`DATA_VERSION_INTERVAL`] while the signal has subscribers.
+    /// Asking for it starts the watcher if it is not running.
+    pub fn commit_signal(&self) -> CommitSignal {
+        if !self.is_memory {
+            watch(&self.shared, &self.db_name, self.lock_timeout);
+        }
+        self.shared.signal.clone()
     }
 
     /// Runs `work` on a reading connection (the shared one for an in-memory database).
@@ -205,8 +221,95 @@ impl SqliteDatastore {
     }
 }
 
-/// The write lock of the database `db_name`, shared by every datastore of this process that
-/// is open on it.
+/// How often a file database is checked for commits made by other processes, while it has
+/// subscribers (`PRAGMA data_version`): what bounds how late a subscription in one process sees
+/// a commit made in another.
+pub const DATA_VERSION_INTERVAL: Duration = Duration::from_millis(50);
+
+/// For how many checks without subscribers the watcher of a database keeps running before it
+/// stops (restarted by the next subscription), so that a subscription that follows another
+/// finds it running.
+const WATCHER_GRACE_CHECKS: u32 = 40;
+
+/// What every datastore of this process on one database shares.
+struct Shared {
+    /// The write lock (see [`shared`]).
+    write_lock: Mutex<()>,
+    /// Notified after each commit.
+    signal: CommitSignal,
+    /// Whether a watcher thread polls the database for other processes' commits.
+    watching: Mutex<bool>,
+}
+
+/// Starts the thread that notices other processes' commits to the database, unless it runs.
+fn watch(shared: &Arc<Shared>, db_name: &str, lock_timeout: Duration) {
+    let mut watching = shared.watching.lock().unwrap_or_else(|p| p.into_inner());
+    if *watching {
+        return;
+    }
+    let connection = match SqliteDatastore::connect(db_name, false, lock_timeout, Synchronous::Off)
+    {
+        Ok(connection) => connection,
+        Err(error) => {
+            // Subscriptions still see this process's commits, and read the log every second.
+            tracing::warn!(db_name, %error, "can't watch the SQLite database for other processes' commits");
+            return;
+        }
+    };
+    let weak = Arc::downgrade(shared);
+    let name = db_name.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("eventsourcing-sqlite-watch".into())
+        .spawn(move || watcher(weak, connection, name));
+    match spawned {
+        Ok(_) => *watching = true,
+        Err(error) => {
+            tracing::warn!(db_name, %error, "can't start the SQLite watcher thread");
+        }
+    }
+}
+
+/// Polls `PRAGMA data_version` (which changes when another connection commits) and notifies
+/// the signal when it changes, until the database is closed or has had no subscribers for a
+/// while.
+fn watcher(shared: Weak<Shared>, connection: Connection, db_name: String) {
+    let data_version = |connection: &Connection| -> Option<i64> {
+        connection
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(|error| tracing::debug!(db_name, %error, "PRAGMA data_version failed"))
+            .ok()
+    };
+    let mut last = data_version(&connection);
+    let mut idle = 0;
+    loop {
+        std::thread::sleep(DATA_VERSION_INTERVAL);
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if shared.signal.subscribers() == 0 {
+            idle += 1;
+            if idle >= WATCHER_GRACE_CHECKS {
+                let mut watching = shared.watching.lock().unwrap_or_else(|p| p.into_inner());
+                // Checked again under the lock that `watch` takes, so that a subscriber who
+                // came in meanwhile finds the watcher running, or starts another.
+                if shared.signal.subscribers() == 0 {
+                    *watching = false;
+                    return;
+                }
+            }
+            continue;
+        }
+        idle = 0;
+        let now = data_version(&connection);
+        if now != last {
+            last = now;
+            shared.signal.notify();
+        }
+    }
+}
+
+/// What every datastore of this process open on the database `db_name` shares: its write
+/// lock, its commit signal, its watcher.
 ///
 /// Without it, datastores on one file in one process (several applications of a system
 /// sharing `SQLITE_DBNAME`, written by a multi-threaded runner) would only be serialised by
@@ -215,11 +318,18 @@ impl SqliteDatastore {
 /// "database is locked". Waiting on one lock in the process instead, writers queue up. A
 /// shared-cache in-memory database needs the same: its table locks fail at once rather than
 /// wait. A private `:memory:` database has its own lock.
-fn write_lock(db_name: &str, is_memory: bool) -> Arc<Mutex<()>> {
-    static LOCKS: Mutex<BTreeMap<String, Weak<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+fn shared(db_name: &str, is_memory: bool) -> Arc<Shared> {
+    static SHARED: Mutex<BTreeMap<String, Weak<Shared>>> = Mutex::new(BTreeMap::new());
+    let new = || {
+        Arc::new(Shared {
+            write_lock: Mutex::new(()),
+            signal: CommitSignal::new(),
+            watching: Mutex::new(false),
+        })
+    };
     let key = if is_memory {
         if !db_name.contains("cache=shared") {
-            return Arc::new(Mutex::new(()));
+            return new();
         }
         db_name.to_string()
     } else {
@@ -236,12 +346,12 @@ fn write_lock(db_name: &str, is_memory: bool) -> Arc<Mutex<()>> {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| db_name.to_string())
     };
-    let mut locks = LOCKS.lock().unwrap_or_else(|p| p.into_inner());
-    locks.retain(|_, lock| lock.strong_count() > 0);
-    if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
-        return lock;
+    let mut all = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    all.retain(|_, shared| shared.strong_count() > 0);
+    if let Some(shared) = all.get(&key).and_then(Weak::upgrade) {
+        return shared;
     }
-    let lock = Arc::new(Mutex::new(()));
-    locks.insert(key, Arc::downgrade(&lock));
-    lock
+    let shared = new();
+    all.insert(key, Arc::downgrade(&shared));
+    shared
 }

@@ -12,6 +12,6 @@ mod error;
 mod factory;
 mod recorder;
 
-pub use datastore::{SqliteDatastore, Synchronous, DEFAULT_LOCK_TIMEOUT};
+pub use datastore::{SqliteDatastore, Synchronous, DATA_VERSION_INTERVAL, DEFAULT_LOCK_TIMEOUT};
 pub use factory::{SqliteFactory, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT};
 pub use recorder::{SqliteAggregateRecorder, SqliteApplicationRecorder};

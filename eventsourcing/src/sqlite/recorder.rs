@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::datastore::SqliteDatastore;
 use super::error::{is_unique_violation, sqlite_error};
 use crate::persistence::{
-    AggregateRecorder, ApplicationRecorder, ErrorKind, EventQuery, Notification, PersistenceError,
-    ProcessRecorder, StoredEvent, Tracking,
+    AggregateRecorder, ApplicationRecorder, CommitSignal, ErrorKind, EventQuery, Notification,
+    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
 };
 
 fn check_table_name(name: &str) -> Result<(), PersistenceError> {
@@ -322,9 +322,23 @@ impl ApplicationRecorder for SqliteApplicationRecorder {
         start: u64,
         limit: usize,
     ) -> Result<Vec<Notification>, PersistenceError> {
+        self.select_notifications_of(start, limit, &[])
+    }
+
+    fn select_notifications_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        let filter = if topics.is_empty() {
+            String::new()
+        } else {
+            format!(" AND topic IN ({})", vec!["?"; topics.len()].join(","))
+        };
         let sql = format!(
             "SELECT rowid, originator_id, originator_version, topic, state FROM {} \
-             WHERE rowid>=? ORDER BY rowid LIMIT ?",
+             WHERE rowid>=?{filter} ORDER BY rowid LIMIT ?",
             self.events.table.name
         );
         // Notification ids are at most i64::MAX (SQLite's rowid): nothing starts beyond it.
@@ -332,13 +346,16 @@ impl ApplicationRecorder for SqliteApplicationRecorder {
             return Ok(Vec::new());
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let params = std::iter::once(&start as &dyn rusqlite::ToSql)
+            .chain(topics.iter().map(|t| t as &dyn rusqlite::ToSql))
+            .chain(std::iter::once(&limit as &dyn rusqlite::ToSql));
         self.events.datastore.read(|c| {
             let context = "can't select notifications";
             let mut statement = c
                 .prepare_cached(&sql)
                 .map_err(|e| sqlite_error(e, context))?;
             let mut rows = statement
-                .query(params![start, limit])
+                .query(rusqlite::params_from_iter(params))
                 .map_err(|e| sqlite_error(e, context))?;
             let mut notifications = Vec::with_capacity(limit.clamp(0, 1024) as usize);
             while let Some(row) = rows.next().map_err(|e| sqlite_error(e, context))? {
@@ -350,6 +367,10 @@ impl ApplicationRecorder for SqliteApplicationRecorder {
             }
             Ok(notifications)
         })
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        Some(self.events.datastore.commit_signal())
     }
 
     fn max_notification_id(&self) -> Result<u64, PersistenceError> {

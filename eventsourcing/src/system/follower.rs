@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
 
 use super::error::SystemError;
-use super::process::{snapshot_batch, Process, ProcessingEvent, Saved, UpstreamEvent};
+use super::process::{snapshot_batch, Process, ProcessingEvent, Saved};
+use crate::application::UpstreamEvent;
 use crate::application::{Application, LocalNotificationLog, NotificationLog};
 use crate::persistence::{
     JsonTranscoder, Mapper, Notification, PersistenceError, StoredEvent, Tracking, Transcoder,

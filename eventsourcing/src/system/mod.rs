@@ -15,9 +15,10 @@ mod runner;
 #[allow(clippy::module_inception)]
 mod system;
 
+pub use crate::application::UpstreamEvent;
 pub use error::SystemError;
 pub use follower::{Follower, DEFAULT_BATCH_SIZE};
-pub use process::{PolicyResult, Process, ProcessingEvent, UpstreamEvent};
+pub use process::{PolicyResult, Process, ProcessingEvent};
 pub use reader::NotificationLogReader;
 pub use runner::{MultiThreadedRunner, SingleThreadedRunner};
 pub use system::System;

@@ -6,11 +6,9 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::application::{found_or_else, AfterSave, Application, ApplicationError};
-use crate::domain::{Aggregate, AggregateEvent, BoxError, DomainEvent};
-use crate::persistence::{
-    JsonTranscoder, Mapper, Notification, PersistenceError, StoredEvent, Transcoder,
-};
+use crate::application::{found_or_else, AfterSave, Application, ApplicationError, UpstreamEvent};
+use crate::domain::{Aggregate, BoxError};
+use crate::persistence::{JsonTranscoder, StoredEvent, Transcoder};
 
 /// What a policy returns: `Ok`, or any error (which stops processing at that notification; it
 /// is processed again next time).
@@ -100,57 +98,6 @@ pub trait Process<T: Transcoder = JsonTranscoder>:
         event: Self::Upstream,
         processing: &mut ProcessingEvent<'_, T>,
     ) -> PolicyResult;
-}
-
-/// Upstream events a policy understands: how to decode a notification into one, or skip it.
-///
-/// Implemented for `DomainEvent<E>` of any aggregate's event enum `E`: notifications of other
-/// topics are skipped. For a policy that follows events of several aggregate types, implement
-/// it for an enum of yours, trying each type in turn:
-///
-/// ```
-/// # use eventsourcing::prelude::*;
-/// # #[aggregate] pub struct Cat {}
-/// # #[aggregate] impl Cat { #[created] pub fn create() -> Self { Cat {} } }
-/// # #[aggregate] pub struct Dog {}
-/// # #[aggregate] impl Dog { #[created] pub fn create() -> Self { Dog {} } }
-/// use eventsourcing::persistence::{Mapper, Notification, PersistenceError, Transcoder};
-/// use eventsourcing::system::UpstreamEvent;
-///
-/// pub enum Pets {
-///     Cat(DomainEvent<CatEvent>),
-///     Dog(DomainEvent<DogEvent>),
-/// }
-///
-/// impl UpstreamEvent for Pets {
-///     fn decode<T: Transcoder>(mapper: &Mapper<T>, n: &Notification) -> Result<Option<Self>, PersistenceError> {
-///         if let Some(cat) = DomainEvent::decode(mapper, n)? {
-///             return Ok(Some(Pets::Cat(cat)));
-///         }
-///         Ok(DomainEvent::decode(mapper, n)?.map(Pets::Dog))
-///     }
-/// }
-/// ```
-pub trait UpstreamEvent: Sized + Send + 'static {
-    /// The notification as an upstream event, or `None` if the policy does not handle its
-    /// type. A notification of a handled type that can't be decoded is an error.
-    fn decode<T: Transcoder>(
-        mapper: &Mapper<T>,
-        notification: &Notification,
-    ) -> Result<Option<Self>, PersistenceError>;
-}
-
-impl<E: AggregateEvent> UpstreamEvent for DomainEvent<E> {
-    fn decode<T: Transcoder>(
-        mapper: &Mapper<T>,
-        notification: &Notification,
-    ) -> Result<Option<Self>, PersistenceError> {
-        if E::has_topic(&notification.topic) {
-            mapper.to_domain_event(notification).map(Some)
-        } else {
-            Ok(None)
-        }
-    }
 }
 
 /// An aggregate saved during processing, kept so that later events of the same batch see it.
