@@ -14,6 +14,8 @@ mod reader;
 mod runner;
 #[allow(clippy::module_inception)]
 mod system;
+#[cfg(feature = "tokio")]
+mod tokio_runner;
 
 pub use crate::application::UpstreamEvent;
 pub use error::SystemError;
@@ -22,3 +24,5 @@ pub use process::{PolicyResult, Process, ProcessingEvent};
 pub use reader::NotificationLogReader;
 pub use runner::{MultiThreadedRunner, SingleThreadedRunner};
 pub use system::System;
+#[cfg(feature = "tokio")]
+pub use tokio_runner::TokioRunner;

@@ -17,7 +17,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -27,10 +27,10 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Errors recorded by a runner, to be surfaced to the caller.
 #[derive(Default)]
-struct Errors(Mutex<Vec<SystemError>>);
+pub(super) struct Errors(Mutex<Vec<SystemError>>);
 
 impl Errors {
-    fn record(&self, error: SystemError) {
+    pub(super) fn record(&self, error: SystemError) {
         tracing::error!(%error, "processing failed");
         let mut errors = lock(&self.0);
         if errors.len() < MAX_KEPT_ERRORS {
@@ -39,7 +39,7 @@ impl Errors {
     }
 
     /// The oldest recorded error, if any (the next call returns the next one).
-    fn take(&self) -> Result<(), SystemError> {
+    pub(super) fn take(&self) -> Result<(), SystemError> {
         let mut errors = lock(&self.0);
         if errors.is_empty() {
             Ok(())
@@ -50,13 +50,13 @@ impl Errors {
 }
 
 /// What both runners share: the system, and the listeners registered on its leaders.
-struct Wiring {
-    system: System,
+pub(super) struct Wiring {
+    pub(super) system: System,
     listeners: Vec<(Arc<dyn LeaderNode>, u64)>,
 }
 
 impl Wiring {
-    fn new(system: System) -> Result<Self, SystemError> {
+    pub(super) fn new(system: System) -> Result<Self, SystemError> {
         if let Some(error) = system.errors.first() {
             return Err(SystemError::Configuration(error.clone()));
         }
@@ -103,7 +103,7 @@ impl Wiring {
     /// have moved: otherwise a process application in the middle of a chain could save new
     /// events after its followers were checked (when the pipes are not listed in the order
     /// events flow) and the system would look caught up while it is not.
-    fn caught_up(&self) -> Result<bool, SystemError> {
+    pub(super) fn caught_up(&self) -> Result<bool, SystemError> {
         let heads = self.heads()?;
         for ((leader_name, follower_name), head) in self.system.edges.iter().zip(&heads) {
             let Some(follower) = self.system.followers.get(follower_name) else {

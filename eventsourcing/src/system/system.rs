@@ -8,7 +8,7 @@ use super::follower::{Follower, FollowerNode, DEFAULT_BATCH_SIZE};
 use super::process::Process;
 use crate::application::app::Listener;
 use crate::application::Application;
-use crate::persistence::{PersistenceError, Transcoder};
+use crate::persistence::{CommitSignal, PersistenceError, Transcoder};
 
 /// A leader with its types erased, as runners hold it.
 pub(crate) trait LeaderNode: Send + Sync {
@@ -17,6 +17,8 @@ pub(crate) trait LeaderNode: Send + Sync {
     fn max_notification_id(&self) -> Result<u64, PersistenceError>;
     fn add_listener(&self, listener: Listener) -> u64;
     fn remove_listener(&self, id: u64);
+    /// The signal the leader's recorder notifies after each commit, if it has one.
+    fn commit_signal(&self) -> Option<CommitSignal>;
 }
 
 struct LeaderHandle<L, T> {
@@ -46,6 +48,10 @@ where
 
     fn remove_listener(&self, id: u64) {
         (*self.application).as_ref().remove_listener(id)
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        (*self.application).as_ref().recorder().commit_signal()
     }
 }
 
