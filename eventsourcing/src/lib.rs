@@ -5,9 +5,11 @@ pub mod application;
 pub mod domain;
 pub mod interface;
 pub mod memory;
+mod panics;
 pub mod persistence;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod projection;
 pub mod registry;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

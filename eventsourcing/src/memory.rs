@@ -443,3 +443,94 @@ mod async_face {
         }
     }
 }
+
+/// A materialised view held in memory: a value of yours, changed by a projection, with the
+/// view's tracking positions beside it. For tests and examples: nothing survives the process.
+///
+/// Each transaction works on a copy of the value, which replaces it only if the work succeeds
+/// and the tracking record is after the view's position: a failed transaction leaves no trace.
+///
+/// ```
+/// use eventsourcing::memory::MemoryView;
+/// use eventsourcing::persistence::{Tracking, View};
+///
+/// let view = MemoryView::new(0u64);
+/// view.transact(&Tracking::new("DogSchool", 3), |count| {
+///     *count += 1;
+///     Ok(())
+/// })?;
+/// assert_eq!(view.read(|count| *count), 1);
+/// assert_eq!(view.max_tracking_id("DogSchool")?, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryView<S> {
+    inner: Mutex<(S, HashMap<String, u64>)>,
+    signal: CommitSignal,
+}
+
+impl<S> MemoryView<S> {
+    /// A view whose value starts as `initial`, at no position.
+    pub fn new(initial: S) -> Self {
+        MemoryView {
+            inner: Mutex::new((initial, HashMap::new())),
+            signal: CommitSignal::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (S, HashMap<String, u64>)> {
+        // A panic in a transaction's work happens on a copy, so the value is still consistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the view's value.
+    pub fn read<T>(&self, query: impl FnOnce(&S) -> T) -> T {
+        query(&self.lock().0)
+    }
+}
+
+impl<S: Clone + Send + Sync> crate::persistence::View for MemoryView<S> {
+    type Transaction<'a>
+        = S
+    where
+        S: 'a;
+
+    fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
+        Ok(self.lock().1.get(application_name).copied().unwrap_or(0))
+    }
+
+    fn transact<R>(
+        &self,
+        tracking: &Tracking,
+        work: impl FnOnce(&mut S) -> Result<R, crate::domain::BoxError>,
+    ) -> Result<R, crate::persistence::ViewError> {
+        {
+            let mut inner = self.lock();
+            let last = inner
+                .1
+                .get(&tracking.application_name)
+                .copied()
+                .unwrap_or(0);
+            if tracking.notification_id <= last {
+                return Err(PersistenceError::integrity(format!(
+                    "tracking {} of {:?} is not after the view's position {last}",
+                    tracking.notification_id, tracking.application_name
+                ))
+                .into());
+            }
+            let mut copy = inner.0.clone();
+            let value = work(&mut copy).map_err(crate::persistence::ViewError::Projection)?;
+            inner.0 = copy;
+            inner
+                .1
+                .insert(tracking.application_name.clone(), tracking.notification_id);
+            drop(inner);
+            self.signal.notify();
+            Ok(value)
+        }
+    }
+
+    fn commit_signal(&self) -> CommitSignal {
+        self.signal.clone()
+    }
+}

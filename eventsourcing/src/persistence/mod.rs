@@ -29,6 +29,7 @@ mod stored;
 mod subscription;
 pub(crate) mod topic;
 mod transcoder;
+mod view;
 
 #[cfg(feature = "tokio")]
 pub use async_recorder::{
@@ -58,3 +59,4 @@ pub use subscription::{
     Subscription, SubscriptionStopper, POLL_INTERVAL, RECHECK_INTERVAL, SUBSCRIPTION_PAGE,
 };
 pub use transcoder::{JsonTranscoder, Transcoder, TranscodingError};
+pub use view::{View, ViewError};

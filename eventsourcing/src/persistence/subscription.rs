@@ -194,6 +194,26 @@ impl Subscription {
     pub fn position(&self) -> u64 {
         self.cursor.position
     }
+
+    /// The next notifications, at most `max` (at least one): blocks until one is there, then
+    /// takes what else has been read with it, without waiting more. `None` once stopped.
+    pub fn next_batch(
+        &mut self,
+        max: usize,
+    ) -> Option<Result<Vec<Notification>, PersistenceError>> {
+        let first = match self.next()? {
+            Ok(first) => first,
+            Err(error) => return Some(Err(error)),
+        };
+        let mut batch = vec![first];
+        while batch.len() < max {
+            match self.cursor.next_buffered() {
+                Some(notification) => batch.push(notification),
+                None => break,
+            }
+        }
+        Some(Ok(batch))
+    }
 }
 
 impl Iterator for Subscription {
@@ -324,6 +344,26 @@ mod stream {
         /// without `StreamExt`.
         pub async fn next(&mut self) -> Option<Result<Notification, PersistenceError>> {
             std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next_item(cx)).await
+        }
+
+        /// The next notifications, at most `max` (at least one): waits until one is there,
+        /// then takes what else has been read with it. `None` once stopped.
+        pub async fn next_batch(
+            &mut self,
+            max: usize,
+        ) -> Option<Result<Vec<Notification>, PersistenceError>> {
+            let first = match self.next().await? {
+                Ok(first) => first,
+                Err(error) => return Some(Err(error)),
+            };
+            let mut batch = vec![first];
+            while batch.len() < max {
+                match self.cursor.next_buffered() {
+                    Some(notification) => batch.push(notification),
+                    None => break,
+                }
+            }
+            Some(Ok(batch))
         }
 
         /// Reads the next page after `start`, waiting for a commit first while there is none.
