@@ -330,3 +330,231 @@ pub(crate) fn project_batch<P: Projection, T: Transcoder>(
         None => Ok(()),
     }
 }
+
+#[cfg(feature = "tokio")]
+pub use self::tasks::AsyncProjectionRunner;
+
+#[cfg(feature = "tokio")]
+mod tasks {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::task::JoinHandle;
+
+    use super::{project_batch, Failure, Projection, ProjectionError, PROJECTION_BATCH};
+    use crate::application::{AsyncApplication, UpstreamEvent};
+    use crate::persistence::{AsyncSubscription, Mapper, SubscriptionStopper, Transcoder, View};
+
+    /// Runs a [`Projection`] of an async application as a tokio task (feature `tokio`): the
+    /// same as [`ProjectionRunner`](super::ProjectionRunner), following the application through
+    /// an [`AsyncSubscription`]. Each batch's view transaction runs on tokio's blocking pool
+    /// (views are written with blocking calls); stopping or dropping the runner lets the batch
+    /// in progress commit or roll back whole.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use eventsourcing::prelude::*;
+    /// # use eventsourcing::domain::BoxError;
+    /// # use eventsourcing::memory::MemoryView;
+    /// # use eventsourcing::persistence::Tracking;
+    /// # use eventsourcing::projection::{AsyncProjectionRunner, Projection};
+    /// # #[aggregate] pub struct Dog {}
+    /// # #[aggregate] impl Dog { #[created("Registered")] pub fn register() -> Self { Dog {} } }
+    /// struct DogCount;
+    ///
+    /// impl Projection for DogCount {
+    ///     type Upstream = DomainEvent<DogEvent>;
+    ///     type View = MemoryView<u64>;
+    ///
+    ///     fn process(&self, _: DomainEvent<DogEvent>, _: &Tracking, count: &mut u64) -> Result<(), BoxError> {
+    ///         *count += 1;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Application::builder("Dogs").build_async().await?;
+    /// let view = Arc::new(MemoryView::new(0));
+    /// let runner = AsyncProjectionRunner::start(&app, Arc::new(DogCount), Arc::clone(&view)).await?;
+    /// app.save(&mut Dog::register()).await?;
+    /// runner.wait(1, Duration::from_secs(5)).await?;
+    /// assert_eq!(view.read(|count| *count), 1);
+    /// runner.stop().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub struct AsyncProjectionRunner<P: Projection> {
+        view: Arc<P::View>,
+        application_name: String,
+        stopper: SubscriptionStopper,
+        task: Option<JoinHandle<()>>,
+        failure: Failure,
+    }
+
+    impl<P: Projection> std::fmt::Debug for AsyncProjectionRunner<P> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("AsyncProjectionRunner")
+                .field("application", &self.application_name)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl<P: Projection> AsyncProjectionRunner<P> {
+        /// Starts projecting `application`'s events into `view` with `projection`, from the
+        /// view's position (see [`ProjectionRunner::start`](super::ProjectionRunner::start)).
+        /// Must be awaited inside a tokio runtime.
+        pub async fn start<T: Transcoder>(
+            application: &AsyncApplication<T>,
+            projection: Arc<P>,
+            view: Arc<P::View>,
+        ) -> Result<Self, ProjectionError> {
+            let name = application.name().to_string();
+            let position = {
+                let (view, name) = (Arc::clone(&view), name.clone());
+                blocking(move || Ok(view.max_tracking_id(&name)?)).await?
+            };
+            let subscription = AsyncSubscription::new(
+                Arc::clone(application.recorder()) as _,
+                position,
+                P::Upstream::topics(),
+            )
+            .await?;
+            let stopper = subscription.stopper();
+            let failure: Failure = Arc::default();
+            let task = tokio::spawn(run::<P, T>(
+                subscription,
+                projection,
+                Arc::clone(&view),
+                Arc::clone(application.mapper()),
+                name.clone(),
+                Arc::clone(&failure),
+            ));
+            Ok(AsyncProjectionRunner {
+                view,
+                application_name: name,
+                stopper,
+                task: Some(task),
+                failure,
+            })
+        }
+
+        /// The view.
+        pub fn view(&self) -> &Arc<P::View> {
+            &self.view
+        }
+
+        /// The error that stopped the runner, if it stopped on one.
+        pub fn check(&self) -> Result<(), ProjectionError> {
+            match self
+                .failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                Some(error) => Err(error),
+                None => Ok(()),
+            }
+        }
+
+        /// Waits until the view has processed the notification `notification_id` (woken by
+        /// the view's commits), the runner stops on an error (returned), or `timeout` passes
+        /// (see [`ProjectionRunner::wait`](super::ProjectionRunner::wait)).
+        pub async fn wait(
+            &self,
+            notification_id: u64,
+            timeout: Duration,
+        ) -> Result<(), ProjectionError> {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let signal = self.view.commit_signal();
+            loop {
+                let seen = signal.count();
+                self.check()?;
+                let position = {
+                    let (view, name) = (Arc::clone(&self.view), self.application_name.clone());
+                    blocking(move || Ok(view.max_tracking_id(&name)?)).await?
+                };
+                if position >= notification_id {
+                    return Ok(());
+                }
+                if tokio::time::timeout_at(deadline, signal.changed_past(seen))
+                    .await
+                    .is_err()
+                {
+                    return Err(ProjectionError::Timeout {
+                        notification_id,
+                        timeout,
+                    });
+                }
+            }
+        }
+
+        /// Stops the runner (the batch in progress commits or rolls back whole) and returns
+        /// the error that stopped it earlier, if any.
+        pub async fn stop(mut self) -> Result<(), ProjectionError> {
+            self.stopper.stop();
+            if let Some(task) = self.task.take() {
+                task.await
+                    .map_err(|error| ProjectionError::Thread(error.to_string()))?;
+            }
+            self.check()
+        }
+    }
+
+    impl<P: Projection> Drop for AsyncProjectionRunner<P> {
+        fn drop(&mut self) {
+            self.stopper.stop();
+        }
+    }
+
+    /// Runs `work` on the blocking pool.
+    async fn blocking<R: Send + 'static>(
+        work: impl FnOnce() -> Result<R, ProjectionError> + Send + 'static,
+    ) -> Result<R, ProjectionError> {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|error| ProjectionError::Thread(error.to_string()))?
+    }
+
+    async fn run<P: Projection, T: Transcoder>(
+        mut subscription: AsyncSubscription,
+        projection: Arc<P>,
+        view: Arc<P::View>,
+        mapper: Arc<Mapper<T>>,
+        name: String,
+        failure: Failure,
+    ) {
+        while let Some(batch) = subscription.next_batch(PROJECTION_BATCH).await {
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::warn!(%error, application = %name, "can't read the log");
+                    continue;
+                }
+            };
+            let (task_projection, task_view, task_mapper, task_name) = (
+                Arc::clone(&projection),
+                Arc::clone(&view),
+                Arc::clone(&mapper),
+                name.clone(),
+            );
+            let processed = blocking(move || {
+                project_batch(
+                    &*task_projection,
+                    &*task_view,
+                    &task_mapper,
+                    &task_name,
+                    batch,
+                )
+            })
+            .await;
+            if let Err(error) = processed {
+                tracing::error!(%error, "projection stopped");
+                *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+                view.commit_signal().notify();
+                return;
+            }
+        }
+    }
+}

@@ -280,3 +280,52 @@ fn a_view_ahead_of_its_application_is_refused() {
     let error = ProjectionRunner::start(&app, Arc::new(FailsOnThirdTrick), view).unwrap_err();
     assert!(error.to_string().contains("the log ends at 0"), "{error}");
 }
+
+/// The async runner: a task following the async face, the view's transactions on the blocking
+/// pool, while 4 tasks write.
+#[test]
+fn the_async_runner_into_a_separate_database() -> Result<(), ProjectionError> {
+    use eventsourcing::projection::AsyncProjectionRunner;
+    let dir = TempDir::new("projection-async");
+    let app_path = dir.unique_file("app");
+    let view = dog_counts_view(&dir.unique_file("view"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let app = Arc::new(
+            Application::builder("DogSchool")
+                .without_process_env()
+                .sqlite(&app_path)
+                .build_async()
+                .await?,
+        );
+        let runner =
+            AsyncProjectionRunner::start(&app, Arc::new(DogCounts), Arc::clone(&view)).await?;
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let app = Arc::clone(&app);
+                tokio::spawn(async move {
+                    let mut expected = BTreeMap::new();
+                    for _ in 0..25 {
+                        let mut dog = Dog::register();
+                        dog.add_trick("sit".into());
+                        app.save(&mut dog).await?;
+                        expected.insert(dog.id().to_string(), 2i64);
+                    }
+                    Ok::<_, eventsourcing::application::ApplicationError>(expected)
+                })
+            })
+            .collect();
+        let mut expected = BTreeMap::new();
+        for writer in writers {
+            expected.extend(writer.await.expect("the writer ran")?);
+        }
+        let last = app.log().recorder().max_notification_id().await?;
+        runner.wait(last, Duration::from_secs(60)).await?;
+        assert_eq!(view_counts(&view), expected);
+        runner.stop().await
+    })
+}
