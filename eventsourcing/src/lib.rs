@@ -16,6 +16,8 @@ pub mod sqlite;
 pub mod system;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tokio")]
+pub mod worker;
 
 #[doc(hidden)]
 #[path = "private.rs"]

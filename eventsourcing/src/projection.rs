@@ -343,7 +343,10 @@ mod tasks {
 
     use super::{project_batch, Failure, Projection, ProjectionError, PROJECTION_BATCH};
     use crate::application::{AsyncApplication, UpstreamEvent};
-    use crate::persistence::{AsyncSubscription, Mapper, SubscriptionStopper, Transcoder, View};
+    use crate::persistence::{
+        AsyncApplicationRecorder, AsyncSubscription, Mapper, Position, SubscriptionStopper,
+        Transcoder, View,
+    };
 
     /// Runs a [`Projection`] of an async application as a tokio task (feature `tokio`): the
     /// same as [`ProjectionRunner`](super::ProjectionRunner), following the application through
@@ -387,6 +390,7 @@ mod tasks {
     /// ```
     pub struct AsyncProjectionRunner<P: Projection> {
         view: Arc<P::View>,
+        recorder: Arc<dyn AsyncApplicationRecorder>,
         application_name: String,
         stopper: SubscriptionStopper,
         task: Option<JoinHandle<()>>,
@@ -433,6 +437,7 @@ mod tasks {
             ));
             Ok(AsyncProjectionRunner {
                 view,
+                recorder: Arc::clone(application.recorder()) as _,
                 application_name: name,
                 stopper,
                 task: Some(task),
@@ -456,6 +461,26 @@ mod tasks {
                 Some(error) => Err(error),
                 None => Ok(()),
             }
+        }
+
+        /// How far the view is behind the application: the view's position and the
+        /// application's last notification id.
+        pub async fn position(&self) -> Result<Position, ProjectionError> {
+            let processed = {
+                let (view, name) = (Arc::clone(&self.view), self.application_name.clone());
+                blocking(move || Ok(view.max_tracking_id(&name)?)).await?
+            };
+            let head = self.recorder.max_notification_id().await?;
+            Ok(Position {
+                leader: self.application_name.clone(),
+                follower: std::any::type_name::<P>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                processed,
+                head,
+            })
         }
 
         /// Waits until the view has processed the notification `notification_id` (woken by

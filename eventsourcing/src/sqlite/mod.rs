@@ -10,11 +10,13 @@
 mod datastore;
 mod error;
 mod factory;
+mod lease;
 mod recorder;
 mod view;
 
 pub use datastore::{SqliteDatastore, Synchronous, DATA_VERSION_INTERVAL, DEFAULT_LOCK_TIMEOUT};
 pub use factory::{SqliteFactory, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT};
+pub use lease::SqliteLease;
 pub use recorder::{SqliteAggregateRecorder, SqliteApplicationRecorder};
 pub use rusqlite;
 pub use view::{SqliteView, SqliteViewTransaction};

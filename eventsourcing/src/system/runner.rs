@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::error::SystemError;
 use super::follower::FollowerNode;
 use super::system::{LeaderNode, System};
+use crate::persistence::Position;
 
 /// The most errors a runner keeps before [`check`](SingleThreadedRunner::check) takes them.
 const MAX_KEPT_ERRORS: usize = 100;
@@ -89,6 +90,24 @@ impl Wiring {
                 },
             )
             .collect()
+    }
+
+    /// How far each follower is behind each of its leaders, in the order of the pipes.
+    pub(super) fn positions(&self) -> Result<Vec<Position>, SystemError> {
+        let heads = self.heads()?;
+        let mut positions = Vec::new();
+        for ((leader_name, follower_name), head) in self.system.edges.iter().zip(heads) {
+            let Some(follower) = self.system.followers.get(follower_name) else {
+                continue;
+            };
+            positions.push(Position {
+                leader: leader_name.clone(),
+                follower: follower_name.clone(),
+                processed: follower.max_tracking_id(leader_name)?,
+                head,
+            });
+        }
+        Ok(positions)
     }
 
     /// Whether every follower has processed every notification its leaders have.

@@ -11,7 +11,7 @@ use super::error::SystemError;
 use super::follower::FollowerNode;
 use super::runner::{panic_message, Errors, Wiring};
 use super::system::{LeaderNode, System};
-use crate::persistence::{CommitSignal, POLL_INTERVAL, RECHECK_INTERVAL};
+use crate::persistence::{CommitSignal, Position, POLL_INTERVAL, RECHECK_INTERVAL};
 
 /// Runs a system's followers as tokio tasks: one task per pipe, which processes what the
 /// leader has and then waits, without holding a thread, until the leader's recorder signals a
@@ -140,6 +140,14 @@ impl TokioRunner {
         tokio::task::spawn_blocking(move || wiring.caught_up())
             .await
             .map_err(|error| SystemError::Configuration(format!("caught_up panicked: {error}")))?
+    }
+
+    /// How far each follower is behind each of its leaders.
+    pub async fn positions(&self) -> Result<Vec<Position>, SystemError> {
+        let wiring = Arc::clone(&self.wiring);
+        tokio::task::spawn_blocking(move || wiring.positions())
+            .await
+            .map_err(|error| SystemError::Configuration(format!("positions panicked: {error}")))?
     }
 
     /// Waits until every follower has processed everything its leaders have, an error
