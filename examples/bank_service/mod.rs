@@ -45,7 +45,7 @@
 //! | 400 | `invalid_json`, `invalid_account_id`, `invalid_query`, `invalid_limit`, `invalid_section_id`, `invalid_path` | the request can't be read: not JSON, an id that isn't a UUID, a bad query string or section id |
 //! | 404 | `account_not_found` (with `account_id`), `not_found` | no such account (in the path, or in a transfer's body); no such route |
 //! | 405 | `method_not_allowed` | a known path with another method (with `Allow`) |
-//! | 409 | `insufficient_funds` (with `account_id`, `balance`, `overdraft_limit`, `amount`) | the debit would take the balance below the overdraft limit |
+//! | 409 | `insufficient_funds` (with `account_id`, `balance`, `overdraft_limit`, and `amount`, negative for a debit) | the debit would take the balance below the overdraft limit |
 //! | 409 | `account_closed` (with `account_id`) | the account is closed |
 //! | 409 | `conflict` | other requests kept changing the account at the same moment ([`DEFAULT_MAX_ATTEMPTS`] tries): send it again |
 //! | 415 | `unsupported_media_type` | a body without `Content-Type: application/json` |
