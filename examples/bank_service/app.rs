@@ -6,8 +6,9 @@ use std::future::Future;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use eventsourcing::application::AsyncApplication;
-use eventsourcing::application::{Application, ApplicationBuilder, ApplicationError};
+use eventsourcing::application::{
+    Application, ApplicationBuilder, ApplicationError, AsyncApplication,
+};
 use eventsourcing::prelude::*;
 
 use crate::bank_accounts::{BankAccount, BankAccountError, BankAccounts, Decimal, OpenedAccount};

@@ -71,14 +71,19 @@ impl ApiError {
         &self.message
     }
 
-    /// The JSON body: `"error"` and `"message"` first, then the details.
+    /// The JSON body, as a value (the response writes `"error"` and `"message"` first, then
+    /// the details).
     pub fn body(&self) -> Value {
-        let body = Body {
+        serde_json::to_value(self.wire()).unwrap_or_else(|_| Value::from(self.code))
+    }
+
+    /// What the response serialises.
+    fn wire(&self) -> Body<'_> {
+        Body {
             error: self.code,
             message: &self.message,
             details: &self.details,
-        };
-        serde_json::to_value(body).unwrap_or_else(|_| Value::from(self.code))
+        }
     }
 
     /// 500 or 503 for a failure of the server's own, logged here with what actually happened.
@@ -104,12 +109,7 @@ struct Body<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: self.code,
-            message: &self.message,
-            details: &self.details,
-        };
-        (self.status, Json(body)).into_response()
+        (self.status, Json(self.wire())).into_response()
     }
 }
 
