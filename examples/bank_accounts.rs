@@ -35,6 +35,7 @@
 use std::io::Write;
 
 use eventsourcing::application::{Application, ApplicationBuilder, ApplicationError};
+use eventsourcing::persistence::{Mapper, Notification, Transcoder};
 use eventsourcing::prelude::*;
 
 /// The decimal type of amounts, re-exported so that users of this module need no dependency
@@ -75,6 +76,10 @@ pub enum BankAccountError {
     /// The amount is beyond what a balance can hold.
     #[error("amount {0} is out of range")]
     AmountOutOfRange(Decimal),
+
+    /// A transfer's two accounts are one: money can't move from an account to itself.
+    #[error("can't transfer from account {0} to itself")]
+    SameAccount(Uuid),
 
     /// Storing or reading failed.
     #[error(transparent)]
@@ -286,13 +291,17 @@ impl BankAccounts {
     }
 
     /// Moves `amount` from one account to another: both transactions are saved in one atomic
-    /// insert, or neither is (if either account refuses, nothing is saved).
+    /// insert, or neither is (if either account refuses, nothing is saved). The two accounts
+    /// must differ ([`BankAccountError::SameAccount`]).
     pub fn transfer_funds(
         &self,
         debit_account_id: Uuid,
         credit_account_id: Uuid,
         amount: Decimal,
     ) -> Result<(), BankAccountError> {
+        if debit_account_id == credit_account_id {
+            return Err(BankAccountError::SameAccount(debit_account_id));
+        }
         let mut debit_account = self.get_account(debit_account_id)?;
         let mut credit_account = self.get_account(credit_account_id)?;
         let transaction_id = Some(Uuid::new_v4());
@@ -341,20 +350,51 @@ impl BankAccounts {
             };
             start = last.id + 1;
             for notification in &notifications {
-                if !BankAccountEvent::has_topic(&notification.topic) {
-                    continue;
-                }
-                let event = self
-                    .app
-                    .mapper()
-                    .to_domain_event::<BankAccountEvent>(notification)
-                    .map_err(ApplicationError::from)?;
-                if let BankAccountEvent::Opened { email_address, .. } = event.payload {
-                    accounts.push((event.originator_id, email_address));
+                if let Some(opened) =
+                    OpenedAccount::in_notification(self.app.mapper(), notification)?
+                {
+                    accounts.push((opened.id, opened.email_address));
                 }
             }
         }
         Ok(accounts)
+    }
+}
+
+/// An account as its `Opened` event describes it: what a projection of the notification log
+/// sees of the accounts opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedAccount {
+    /// The account's id.
+    pub id: Uuid,
+    /// The holder's full name, as given when the account was opened.
+    pub full_name: String,
+    /// The holder's email address, as given when the account was opened.
+    pub email_address: String,
+}
+
+impl OpenedAccount {
+    /// The account `notification` opened, if it is a bank account's `Opened` event (`None` for
+    /// any other event).
+    pub fn in_notification<T: Transcoder>(
+        mapper: &Mapper<T>,
+        notification: &Notification,
+    ) -> Result<Option<Self>, ApplicationError> {
+        if !BankAccountEvent::has_topic(&notification.topic) {
+            return Ok(None);
+        }
+        let event = mapper.to_domain_event::<BankAccountEvent>(notification)?;
+        Ok(match event.payload {
+            BankAccountEvent::Opened {
+                full_name,
+                email_address,
+            } => Some(OpenedAccount {
+                id: event.originator_id,
+                full_name,
+                email_address,
+            }),
+            _ => None,
+        })
     }
 }
 

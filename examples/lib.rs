@@ -17,6 +17,8 @@
 //!   accounts (both accounts saved atomically), overdraft limits and closing.
 //! - [`dogs`]: `DogSchool`, the reference's dog school with two twin aggregates: one declared
 //!   with the macros, one written by hand against the public traits, stored side by side.
+//! - `bank_service` (feature `service`): the bank accounts behind an HTTP API (axum), over the
+//!   async face of the application: `cargo run --example bank_service --features service`.
 //!
 //! Every application type has a constructor taking an
 //! [`ApplicationBuilder`](eventsourcing::application::ApplicationBuilder), so that a test or a
@@ -28,6 +30,8 @@
 //! file by default, so that a second run sees what the first one stored.
 
 pub mod bank_accounts;
+#[cfg(feature = "service")]
+pub mod bank_service;
 pub mod cargo_shipping;
 pub mod dogs;
 pub mod order;

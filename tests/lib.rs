@@ -61,6 +61,8 @@ pub fn load<E: AggregateEvent>(stored: &StoredEvent) -> Result<DomainEvent<E>, s
 
 pub use backend::{Backend, TempDb};
 
+pub mod http_client;
+
 /// The backends application tests run against, and a macro to run a test body against each.
 mod backend {
     use std::path::{Path, PathBuf};

@@ -146,6 +146,11 @@ backend_tests! {
         let alice = app.open_account("Alice", "alice@example.com").unwrap();
         let bob = app.open_account("Bob", "bob@example.com").unwrap();
         app.deposit_funds(alice, d("10")).unwrap();
+        // From an account to itself: refused before anything is read or saved.
+        assert!(matches!(
+            app.transfer_funds(alice, alice, d("1")),
+            Err(BankAccountError::SameAccount(id)) if id == alice
+        ));
         app.transfer_funds(alice, bob, d("4")).unwrap();
         let items = app.app().log().section("4,5").unwrap().items;
         assert_eq!(items.len(), 2);
