@@ -255,6 +255,80 @@ fn a_native_recorder_refuses_the_blocking_face_and_calls_outside_a_runtime() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The pool's settings.
+
+/// The server processes of the connections named `application_name`.
+fn connection_pids(admin: &mut postgres::Client, application_name: &str) -> HashSet<i32> {
+    admin
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+             AND pid <> pg_backend_pid()",
+            &[&application_name],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// `POSTGRES_CONN_MAX_AGE=0`: a new connection for each operation (the old one closed);
+/// `POSTGRES_POOL_SIZE`: never more connections than that, however many threads wait (with
+/// `POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT`, set on each new session by the pool).
+#[test]
+fn the_pool_follows_its_settings() {
+    let Some(schema) = TempSchema::new("poolsettings") else {
+        return;
+    };
+    let mut admin = pg::connect().unwrap();
+    let app = |extra: &[(&str, &str)]| {
+        let mut builder = Application::builder("Worlds")
+            .without_process_env()
+            .envs(schema.env())
+            .env("POSTGRES_APPLICATION_NAME", schema.name());
+        for (key, value) in extra {
+            builder = builder.env(*key, *value);
+        }
+        builder.build().unwrap()
+    };
+
+    let fresh = app(&[("POSTGRES_CONN_MAX_AGE", "0")]);
+    let mut seen = HashSet::new();
+    for _ in 0..5 {
+        fresh.recorder().max_notification_id().unwrap();
+        // The connection this operation used is new (the one before may linger a moment on
+        // the server after it was closed).
+        let pids = connection_pids(&mut admin, schema.name());
+        let new: Vec<i32> = pids.difference(&seen).copied().collect();
+        assert_eq!(new.len(), 1, "{pids:?} after {seen:?}");
+        seen.extend(new);
+    }
+    drop(fresh);
+
+    let pooled = app(&[
+        ("POSTGRES_POOL_SIZE", "2"),
+        ("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "7"),
+    ]);
+    let most = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    pooled.save(&mut World::create()).unwrap();
+                }
+            });
+        }
+        let mut admin = pg::connect().unwrap();
+        for _ in 0..20 {
+            let n = connection_pids(&mut admin, schema.name()).len();
+            most.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    assert!(most.into_inner() <= 2);
+    assert_eq!(pooled.recorder().max_notification_id().unwrap(), 30);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Cancellation.
 
 /// Polls `future` at most `polls` times (each time it is woken), then drops it: `None` if it
