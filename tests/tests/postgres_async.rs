@@ -53,14 +53,24 @@ fn batch(id: Uuid, versions: std::ops::RangeInclusive<u64>) -> Vec<StoredEvent> 
     versions.map(|version| event(id, version)).collect()
 }
 
-/// The application "Worlds" in `schema`, on the blocking face.
-fn worlds(schema: &TempSchema) -> Application {
-    Application::builder("Worlds")
-        .without_process_env()
-        .envs(schema.env())
-        .env("POSTGRES_APPLICATION_NAME", schema.name())
+/// The application "Worlds" in `schema`, on the blocking face, its connections named after the
+/// schema, with `extra` settings.
+fn worlds_with(schema: &TempSchema, extra: &[(&str, &str)]) -> Application {
+    extra
+        .iter()
+        .fold(
+            Application::builder("Worlds")
+                .without_process_env()
+                .envs(schema.env())
+                .env("POSTGRES_APPLICATION_NAME", schema.name()),
+            |builder, (key, value)| builder.env(*key, *value),
+        )
         .build()
         .expect("an application")
+}
+
+fn worlds(schema: &TempSchema) -> Application {
+    worlds_with(schema, &[])
 }
 
 /// Saves, gets and reads the log through the blocking face, from the calling thread.
@@ -280,18 +290,7 @@ fn the_pool_follows_its_settings() {
         return;
     };
     let mut admin = pg::connect().unwrap();
-    let app = |extra: &[(&str, &str)]| {
-        let mut builder = Application::builder("Worlds")
-            .without_process_env()
-            .envs(schema.env())
-            .env("POSTGRES_APPLICATION_NAME", schema.name());
-        for (key, value) in extra {
-            builder = builder.env(*key, *value);
-        }
-        builder.build().unwrap()
-    };
-
-    let fresh = app(&[("POSTGRES_CONN_MAX_AGE", "0")]);
+    let fresh = worlds_with(&schema, &[("POSTGRES_CONN_MAX_AGE", "0")]);
     let mut seen = HashSet::new();
     for _ in 0..5 {
         fresh.recorder().max_notification_id().unwrap();
@@ -304,10 +303,13 @@ fn the_pool_follows_its_settings() {
     }
     drop(fresh);
 
-    let pooled = app(&[
-        ("POSTGRES_POOL_SIZE", "2"),
-        ("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "7"),
-    ]);
+    let pooled = worlds_with(
+        &schema,
+        &[
+            ("POSTGRES_POOL_SIZE", "2"),
+            ("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "7"),
+        ],
+    );
     let most = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..6 {
