@@ -74,8 +74,10 @@ impl std::fmt::Debug for PostgresDatastore {
 
 impl PostgresDatastore {
     /// A pool of connections with `settings`, on a runtime of its own: its recorders have both
-    /// faces (see the type's docs). Connections are opened lazily, so this does not fail when
-    /// the server is down; the first operation does, after the connect timeout.
+    /// faces (see the type's docs). The runtime has one thread, `postgres-io`, which runs the
+    /// connections' tasks (and the async face's calls); it stops when the datastore is dropped.
+    /// Connections are opened lazily, so this does not fail when the server is down; the first
+    /// operation does, after the connect timeout.
     pub fn new(settings: PostgresSettings) -> Result<Self, PersistenceError> {
         let bridge = Bridge::new("postgres")?;
         Ok(PostgresDatastore {
