@@ -369,6 +369,17 @@ fn busy_connections(admin: &mut postgres::Client, application_name: &str) -> i64
 /// connections) keeps working: no connection is left in a transaction for the next user.
 #[test]
 fn async_inserts_dropped_at_any_point_store_all_or_nothing() {
+    dropped_inserts(true);
+}
+
+/// The same with recorders that have a runtime of their own (`PostgresDatastore::new`), whose
+/// async calls are tasks there: an insert polled once runs to its end.
+#[test]
+fn async_inserts_dropped_at_any_point_store_all_or_nothing_on_their_own_runtime() {
+    dropped_inserts(false);
+}
+
+fn dropped_inserts(native: bool) {
     let Some(schema) = TempSchema::new("cancelled") else {
         return;
     };
@@ -377,7 +388,12 @@ fn async_inserts_dropped_at_any_point_store_all_or_nothing() {
     settings.pool_size = 2;
     settings.application_name = schema.name().to_string();
     let open = |settings| {
-        let datastore = Arc::new(PostgresDatastore::native(settings).unwrap());
+        let datastore = if native {
+            PostgresDatastore::native(settings)
+        } else {
+            PostgresDatastore::new(settings)
+        };
+        let datastore = Arc::new(datastore.unwrap());
         runtime
             .block_on(PostgresApplicationRecorder::new_async(
                 datastore,
@@ -517,7 +533,8 @@ fn async_inserts_dropped_at_any_point_store_all_or_nothing() {
         }
     }
     eprintln!(
-        "{} inserts, {dropped} dropped: {whole} stored whole, {none} not at all, in {:?}",
+        "native: {native}: {} inserts, {dropped} dropped: {whole} stored whole, {none} not at \
+         all, in {:?}",
         batches.len(),
         started.elapsed()
     );

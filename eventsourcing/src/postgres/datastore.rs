@@ -113,18 +113,18 @@ impl PostgresDatastore {
         &self.core
     }
 
-    /// Runs `work` for the async face. On a datastore with a runtime of its own, `work` is a
-    /// task there (which runs to its end even if the caller stops waiting); otherwise it runs in
-    /// the caller's task, which must be in a tokio runtime.
+    /// Runs `work` for the async face. On a datastore with a runtime of its own, `work` becomes
+    /// a task there when first polled (which then runs to its end even if the caller stops
+    /// waiting); otherwise it runs in the caller's task, which must be in a tokio runtime.
     pub(crate) fn run<T: Send + 'static>(
         &self,
         work: impl Future<Output = Result<T, PersistenceError>> + Send + 'static,
     ) -> BoxFuture<'static, Result<T, PersistenceError>> {
         match &self.bridge {
             Some(bridge) => {
-                let task = bridge.handle().spawn(work);
+                let runtime = bridge.handle().clone();
                 Box::pin(async move {
-                    task.await.map_err(|error| {
+                    runtime.spawn(work).await.map_err(|error| {
                         PersistenceError::database_caused_by(
                             ErrorKind::Internal,
                             "a PostgreSQL recorder call was lost: its task panicked, or the \

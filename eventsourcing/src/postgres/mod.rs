@@ -44,8 +44,9 @@
 //!   transaction's answer is not given back to the pool: it is closed (and replaced when
 //!   needed). Connections dropped between requests, or while a read was in flight (which the
 //!   connection's task finishes reading on its own), go back to the pool as usual.
-//! - On a [`PostgresDatastore::new`] datastore, the async face runs each call as a task on the
-//!   datastore's runtime, which finishes it even if the caller stops waiting.
+//! - On a [`PostgresDatastore::new`] datastore, the async face runs each call, once its
+//!   future is first polled, as a task on the datastore's runtime, which finishes it even if
+//!   the caller stops waiting.
 //!
 //! As after a lost connection, the caller can't tell which happened: a save retried after a
 //! cancelled one may find its own events stored already (a conflict).
