@@ -491,7 +491,15 @@ fn dropped_inserts(native: bool) {
         assert!(Instant::now() < deadline, "connections stay busy");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let tracked: HashSet<i64> = admin
+    // One snapshot for all the reads: a dropped insert still running as a task of the
+    // recorder's own runtime (waiting for a connection, so not busy on the server yet) commits
+    // wholly before it or after it.
+    let mut snapshot = admin
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
+    let tracked: HashSet<i64> = snapshot
         .query(
             &format!(
                 "SELECT notification_id FROM {}.tracking WHERE application_name = 'Upstream'",
@@ -505,7 +513,7 @@ fn dropped_inserts(native: bool) {
         .collect();
     let (mut whole, mut none) = (0, 0);
     for (id, position, reported) in &batches {
-        let versions: Vec<i32> = admin
+        let versions: Vec<i32> = snapshot
             .query(
                 &format!(
                     "SELECT originator_version FROM {}.stored_events WHERE originator_id = $1 \
@@ -532,6 +540,7 @@ fn dropped_inserts(native: bool) {
             other => panic!("batch {position}: part of a batch is stored: {other:?}"),
         }
     }
+    snapshot.commit().unwrap();
     eprintln!(
         "native: {native}: {} inserts, {dropped} dropped: {whole} stored whole, {none} not at \
          all, in {:?}",
