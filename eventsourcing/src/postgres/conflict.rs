@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use postgres::error::SqlState;
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::datastore::Connection;
@@ -16,26 +16,29 @@ use crate::persistence::{PersistenceError, StoredEvent};
 /// server's messages. Where the detail does not say (the server leaves the values out when
 /// row-level security applies to the table, or the role may not read the key's columns), the
 /// batch is compared with the table: this costs a round trip, but only on this failure path.
-pub(super) fn conflict(
-    connection: &mut Connection,
+pub(super) async fn conflict(
+    connection: &Connection,
     table_name: &str,
     table: &str,
-    error: &postgres::Error,
+    error: &tokio_postgres::Error,
     events: &[StoredEvent],
 ) -> Option<PersistenceError> {
     let db = error.as_db_error()?;
     if *db.code() != SqlState::UNIQUE_VIOLATION || db.table() != Some(table_name) {
         return None;
     }
-    let (originator_id, originator_version) = db
+    let in_detail = db
         .detail()
         .and_then(key_in_detail)
         .filter(|&(id, version)| {
             events
                 .iter()
                 .any(|e| e.originator_id == id && e.originator_version == version)
-        })
-        .or_else(|| first_conflict(connection, table, events))?;
+        });
+    let (originator_id, originator_version) = match in_detail {
+        Some(key) => key,
+        None => first_conflict(connection, table, events).await?,
+    };
     Some(PersistenceError::Conflict {
         originator_id,
         originator_version,
@@ -43,8 +46,8 @@ pub(super) fn conflict(
 }
 
 /// The first event of `events` whose version is stored already, or earlier in the batch.
-fn first_conflict(
-    connection: &mut Connection,
+async fn first_conflict(
+    connection: &Connection,
     table: &str,
     events: &[StoredEvent],
 ) -> Option<(Uuid, u64)> {
@@ -58,8 +61,9 @@ fn first_conflict(
          originator_version) IN (SELECT * FROM unnest($1::uuid[], $2::int4[]))"
     );
     let stored: HashSet<(Uuid, i32)> = connection
-        .client
+        .client()
         .query(&sql, &[&ids, &versions])
+        .await
         .ok()?
         .iter()
         .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))

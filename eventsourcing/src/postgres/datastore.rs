@@ -1,240 +1,230 @@
-//! The PostgreSQL datastore: a pool of connections, each with its prepared statements.
+//! The PostgreSQL datastore: a `deadpool-postgres` pool of `tokio-postgres` connections, the
+//! runtime their tasks run on, and the two faces' ways of running the recorders' async code.
 
-use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls, Statement};
+use deadpool_postgres::{
+    ClientWrapper, Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError,
+    RecyclingMethod, Runtime,
+};
+use tokio_postgres::NoTls;
 
-use super::error::postgres_error;
-use crate::persistence::{ErrorKind, PersistenceError};
-
-/// How a [`PostgresDatastore`] connects and behaves: the reference's `POSTGRES_*` settings.
-#[derive(Clone, PartialEq)]
-pub struct PostgresSettings {
-    /// `POSTGRES_DBNAME`.
-    pub dbname: String,
-    /// `POSTGRES_HOST`.
-    pub host: String,
-    /// `POSTGRES_PORT` (default 5432).
-    pub port: u16,
-    /// `POSTGRES_USER`.
-    pub user: String,
-    /// `POSTGRES_PASSWORD`.
-    pub password: String,
-    /// `POSTGRES_CONN_MAX_AGE`: close connections this long after they were opened (`None`:
-    /// keep them).
-    pub conn_max_age: Option<Duration>,
-    /// `POSTGRES_PRE_PING`: check a connection with a round trip before each use.
-    pub pre_ping: bool,
-    /// `POSTGRES_LOCK_TIMEOUT`: how long an insert waits for the table lock (0: forever).
-    pub lock_timeout: Duration,
-    /// `POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT`: the server ends sessions idle inside a
-    /// transaction this long (0: never), releasing their locks.
-    pub idle_in_transaction_session_timeout: Duration,
-    /// `POSTGRES_SCHEMA`: the schema of the tables (default: the connection's search path).
-    pub schema: Option<String>,
-    /// `POSTGRES_POOL_SIZE`: the most connections kept open (default 5).
-    pub pool_size: u32,
-    /// `POSTGRES_CONNECT_TIMEOUT`: how long to wait for a connection (default 5 s): an
-    /// unreachable server is an operational error after this long.
-    pub connect_timeout: Duration,
-    /// `POSTGRES_APPLICATION_NAME`: the name the connections give the server (default
-    /// `eventsourcing`), shown in `pg_stat_activity`.
-    pub application_name: String,
-}
-
-/// Everything but the password.
-impl std::fmt::Debug for PostgresSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresSettings")
-            .field("dbname", &self.dbname)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field(
-                "password",
-                &if self.password.is_empty() {
-                    ""
-                } else {
-                    "<hidden>"
-                },
-            )
-            .field("conn_max_age", &self.conn_max_age)
-            .field("pre_ping", &self.pre_ping)
-            .field("lock_timeout", &self.lock_timeout)
-            .field(
-                "idle_in_transaction_session_timeout",
-                &self.idle_in_transaction_session_timeout,
-            )
-            .field("schema", &self.schema)
-            .field("pool_size", &self.pool_size)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("application_name", &self.application_name)
-            .finish()
-    }
-}
-
-impl PostgresSettings {
-    /// Settings for `dbname` on `host`, as `user` with `password`, and the defaults.
-    pub fn new(
-        dbname: impl Into<String>,
-        host: impl Into<String>,
-        user: impl Into<String>,
-        password: impl Into<String>,
-    ) -> Self {
-        PostgresSettings {
-            dbname: dbname.into(),
-            host: host.into(),
-            port: 5432,
-            user: user.into(),
-            password: password.into(),
-            conn_max_age: None,
-            pre_ping: false,
-            lock_timeout: Duration::ZERO,
-            idle_in_transaction_session_timeout: Duration::ZERO,
-            schema: None,
-            pool_size: 5,
-            connect_timeout: Duration::from_secs(5),
-            application_name: "eventsourcing".to_string(),
-        }
-    }
-
-    fn config(&self) -> postgres::Config {
-        let mut config = postgres::Config::new();
-        config
-            .dbname(&self.dbname)
-            .host(&self.host)
-            .port(self.port)
-            .user(&self.user)
-            .connect_timeout(self.connect_timeout)
-            .application_name(&self.application_name);
-        if !self.password.is_empty() {
-            config.password(&self.password);
-        }
-        config
-    }
-}
-
-/// One pooled connection with its prepared statements.
-pub(crate) struct Connection {
-    pub(crate) client: Client,
-    statements: HashMap<String, Statement>,
-    opened: Instant,
-}
-
-impl Connection {
-    /// The prepared statement for `sql`, prepared on first use on this connection.
-    pub(crate) fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.client.prepare(sql)?;
-        self.statements.insert(sql.to_string(), statement.clone());
-        Ok(statement)
-    }
-}
-
-struct Manager {
-    config: postgres::Config,
-    session_setup: String,
-    max_age: Option<Duration>,
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Connection;
-    type Error = postgres::Error;
-
-    fn connect(&self) -> Result<Connection, postgres::Error> {
-        let mut client = self.config.connect(NoTls)?;
-        if !self.session_setup.is_empty() {
-            client.batch_execute(&self.session_setup)?;
-        }
-        Ok(Connection {
-            client,
-            statements: HashMap::new(),
-            opened: Instant::now(),
-        })
-    }
-
-    fn is_valid(&self, connection: &mut Connection) -> Result<(), postgres::Error> {
-        connection.client.simple_query("SELECT 1").map(|_| ())
-    }
-
-    /// Checked when a connection is given back: a closed connection, or one older than
-    /// `POSTGRES_CONN_MAX_AGE`, is dropped rather than kept (so a max age of 0 means a new
-    /// connection for each operation, as in the reference).
-    fn has_broken(&self, connection: &mut Connection) -> bool {
-        connection.client.is_closed()
-            || self
-                .max_age
-                .is_some_and(|max_age| connection.opened.elapsed() >= max_age)
-    }
-}
-
-/// Forwards the pool's connection errors to `tracing` rather than printing them.
-#[derive(Debug)]
-struct TracingErrorHandler;
-
-impl r2d2::HandleError<postgres::Error> for TracingErrorHandler {
-    fn handle_error(&self, error: postgres::Error) {
-        tracing::warn!(%error, "PostgreSQL connection failed");
-    }
-}
-
-/// A pool of connections to one PostgreSQL database, shared by an application's recorders.
-pub struct PostgresDatastore {
-    pool: r2d2::Pool<Manager>,
-    settings: PostgresSettings,
-}
-
-impl std::fmt::Debug for PostgresDatastore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresDatastore")
-            .field("host", &self.settings.host)
-            .field("port", &self.settings.port)
-            .field("dbname", &self.settings.dbname)
-            .field("schema", &self.settings.schema)
-            .finish_non_exhaustive()
-    }
-}
+use super::error::{kind, postgres_error};
+use super::settings::PostgresSettings;
+use crate::persistence::{BoxFuture, Bridge, ErrorKind, PersistenceError};
 
 /// How many times an operation is tried when its connection fails (the reference's retry).
 pub(crate) const MAX_ATTEMPTS: usize = 10;
 /// The wait between attempts (plus or minus 5%).
 pub(crate) const RETRY_WAIT: Duration = Duration::from_millis(200);
+/// The wait between attempts to open a connection, within the connect timeout.
+const CONNECT_RETRY_WAIT: Duration = Duration::from_millis(100);
+
+/// A pool of connections to one PostgreSQL database, shared by an application's recorders,
+/// and the runtime their connections run on.
+///
+/// [`new`](PostgresDatastore::new) gives the datastore a runtime of its own (a [`Bridge`]):
+/// its recorders have both faces, blocking and async, callable from any thread, inside a tokio
+/// runtime or not. [`native`](PostgresDatastore::native) gives it none: its connections' tasks
+/// run on the runtime of the tasks that open them, and its recorders have the async face only.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use eventsourcing::persistence::{ApplicationRecorder, AsyncApplicationRecorder};
+/// use eventsourcing::postgres::{PostgresApplicationRecorder, PostgresDatastore, PostgresSettings};
+///
+/// let settings = PostgresSettings::new("eventsourcing", "127.0.0.1", "eventsourcing", "secret");
+///
+/// // Blocking, from any thread.
+/// let datastore = Arc::new(PostgresDatastore::new(settings.clone())?);
+/// let recorder = PostgresApplicationRecorder::new(datastore, "worlds_events", "worlds_tracking")?;
+/// let max = ApplicationRecorder::max_notification_id(&recorder)?;
+///
+/// // Async, in a tokio runtime (with I/O and timers enabled).
+/// # let runtime = tokio::runtime::Runtime::new().unwrap();
+/// # runtime.block_on(async {
+/// let datastore = Arc::new(PostgresDatastore::native(settings)?);
+/// let recorder =
+///     PostgresApplicationRecorder::new_async(datastore, "worlds_events", "worlds_tracking").await?;
+/// assert_eq!(AsyncApplicationRecorder::max_notification_id(&recorder).await?, max);
+/// # Ok::<(), eventsourcing::persistence::PersistenceError>(())
+/// # })?;
+/// # Ok::<(), eventsourcing::persistence::PersistenceError>(())
+/// ```
+pub struct PostgresDatastore {
+    // Dropped before the bridge: the pool's connections end before their runtime does.
+    core: Arc<Core>,
+    bridge: Option<Bridge>,
+}
+
+impl std::fmt::Debug for PostgresDatastore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let settings = &self.core.settings;
+        f.debug_struct("PostgresDatastore")
+            .field("host", &settings.host)
+            .field("port", &settings.port)
+            .field("dbname", &settings.dbname)
+            .field("schema", &settings.schema)
+            .field("blocking", &self.bridge.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 impl PostgresDatastore {
-    /// A pool of connections with `settings`. Connections are opened lazily, so this does not
-    /// fail when the server is down; the first operation does, after the connect timeout.
+    /// A pool of connections with `settings`, on a runtime of its own: its recorders have both
+    /// faces (see the type's docs). The runtime has one thread, `postgres-io`, which runs the
+    /// connections' tasks (and the async face's calls); it stops when the datastore is dropped.
+    /// Connections are opened lazily, so this does not fail when the server is down; the first
+    /// operation does, after the connect timeout.
     pub fn new(settings: PostgresSettings) -> Result<Self, PersistenceError> {
-        let mut session_setup = String::new();
-        if !settings.idle_in_transaction_session_timeout.is_zero() {
-            session_setup.push_str(&format!(
-                "SET idle_in_transaction_session_timeout = '{}ms';",
-                settings.idle_in_transaction_session_timeout.as_millis()
-            ));
-        }
-        let manager = Manager {
-            config: settings.config(),
-            session_setup,
-            max_age: settings.conn_max_age,
-        };
-        let pool = r2d2::Pool::builder()
-            .max_size(settings.pool_size.max(1))
-            .min_idle(Some(0))
-            // Idle connections past their age are closed by the pool's reaper; the pool
-            // refuses (panics on) a zero lifetime, which `has_broken` handles instead.
-            .max_lifetime(settings.conn_max_age.filter(|age| !age.is_zero()))
-            .idle_timeout(None)
-            .connection_timeout(settings.connect_timeout)
-            .test_on_check_out(settings.pre_ping)
-            .error_handler(Box::new(TracingErrorHandler))
-            .build_unchecked(manager);
-        Ok(PostgresDatastore { pool, settings })
+        let bridge = Bridge::new("postgres")?;
+        Ok(PostgresDatastore {
+            core: Arc::new(Core::new(settings)?),
+            bridge: Some(bridge),
+        })
+    }
+
+    /// A pool of connections with `settings` for the async face only: each connection's task
+    /// runs on the tokio runtime of the task that opens it, and no thread is held while waiting
+    /// on the database. Its recorders' blocking methods fail with an
+    /// [`ErrorKind::NotSupported`] error. The runtime must have I/O and timers enabled (as
+    /// `#[tokio::main]` and `#[tokio::test]` do).
+    pub fn native(settings: PostgresSettings) -> Result<Self, PersistenceError> {
+        Ok(PostgresDatastore {
+            core: Arc::new(Core::new(settings)?),
+            bridge: None,
+        })
     }
 
     /// The settings.
     pub fn settings(&self) -> &PostgresSettings {
+        &self.core.settings
+    }
+
+    /// Whether the recorders have the blocking face (the datastore was made with
+    /// [`new`](PostgresDatastore::new)).
+    pub fn is_blocking(&self) -> bool {
+        self.bridge.is_some()
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Runs `work` for the async face. On a datastore with a runtime of its own, `work` becomes
+    /// a task there when first polled (which then runs to its end even if the caller stops
+    /// waiting); otherwise it runs in the caller's task, which must be in a tokio runtime.
+    pub(crate) fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, PersistenceError>> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, PersistenceError>> {
+        match &self.bridge {
+            Some(bridge) => {
+                let runtime = bridge.handle().clone();
+                Box::pin(async move {
+                    runtime.spawn(work).await.map_err(|error| {
+                        PersistenceError::database_caused_by(
+                            ErrorKind::Internal,
+                            "a PostgreSQL recorder call was lost: its task panicked, or the \
+                             recorder's runtime is shutting down",
+                            error,
+                        )
+                    })?
+                })
+            }
+            None => Box::pin(async move {
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(PersistenceError::database(
+                        ErrorKind::Operational,
+                        "the async face of a native PostgreSQL recorder must be awaited inside a \
+                         tokio runtime (its connections run there)",
+                    ));
+                }
+                work.await
+            }),
+        }
+    }
+
+    /// Runs `work` for the blocking face, on the datastore's runtime, and waits for it.
+    pub(crate) fn block_on<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, PersistenceError>> + Send + 'static,
+    ) -> Result<T, PersistenceError> {
+        match &self.bridge {
+            Some(bridge) => bridge.block_on(work)?,
+            None => Err(PersistenceError::database(
+                ErrorKind::NotSupported,
+                "this PostgreSQL recorder has the async face only (its datastore was made with \
+                 PostgresDatastore::native): use the async methods, or a datastore made with \
+                 PostgresDatastore::new",
+            )),
+        }
+    }
+}
+
+/// What the recorders' async code uses: the pool and the settings.
+pub(crate) struct Core {
+    pool: Pool,
+    settings: PostgresSettings,
+}
+
+impl Core {
+    fn new(settings: PostgresSettings) -> Result<Self, PersistenceError> {
+        let recycling_method = if settings.pre_ping {
+            RecyclingMethod::Verified
+        } else {
+            RecyclingMethod::Fast
+        };
+        let manager =
+            Manager::from_config(settings.config(), NoTls, ManagerConfig { recycling_method });
+        let timeout = Some(settings.connect_timeout);
+        let mut builder = Pool::builder(manager)
+            .max_size(usize::try_from(settings.pool_size.max(1)).unwrap_or(usize::MAX))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(timeout)
+            .create_timeout(timeout)
+            .recycle_timeout(timeout);
+        if let Some(max_age) = settings.conn_max_age {
+            // Checked when a connection is taken from the pool: one past its age is closed and
+            // another taken or opened (so a max age of 0 means a new connection for each
+            // operation, as in the reference).
+            builder = builder.pre_recycle(Hook::sync_fn(move |_, metrics| {
+                if metrics.age() >= max_age {
+                    Err(HookError::message("older than POSTGRES_CONN_MAX_AGE"))
+                } else {
+                    Ok(())
+                }
+            }));
+        }
+        if !settings.idle_in_transaction_session_timeout.is_zero() {
+            let setup: Arc<str> = format!(
+                "SET idle_in_transaction_session_timeout = '{}ms'",
+                settings.idle_in_transaction_session_timeout.as_millis()
+            )
+            .into();
+            builder = builder.post_create(Hook::async_fn(move |client, _| {
+                let setup = Arc::clone(&setup);
+                Box::pin(async move {
+                    client
+                        .batch_execute(&setup)
+                        .await
+                        .map_err(HookError::Backend)
+                })
+            }));
+        }
+        let pool = builder.build().map_err(|error| {
+            PersistenceError::database_caused_by(
+                ErrorKind::Internal,
+                "can't make the PostgreSQL connection pool",
+                error,
+            )
+        })?;
+        Ok(Core { pool, settings })
+    }
+
+    pub(crate) fn settings(&self) -> &PostgresSettings {
         &self.settings
     }
 
@@ -246,48 +236,40 @@ impl PostgresDatastore {
         }
     }
 
-    /// Runs `work` on a pooled connection. When the connection fails (an interface error,
-    /// such as a connection the server closed), the connection is dropped and `work` is tried
-    /// again on a new one, up to [`MAX_ATTEMPTS`] times.
-    pub(crate) fn with_connection<T>(
-        &self,
-        mut work: impl FnMut(&mut Connection) -> Result<T, PersistenceError>,
-    ) -> Result<T, PersistenceError> {
-        let mut attempt = 1;
+    /// A connection from the pool. A connection that can't be opened because the server
+    /// refused it or the network failed is tried again until the connect timeout has passed;
+    /// then, or when the server rejects it (authentication, an unknown database), or when no
+    /// connection of the pool came free in time, the error is operational, and not retried by
+    /// the callers.
+    pub(crate) async fn connection(&self) -> Result<Connection, PersistenceError> {
+        let deadline = Instant::now() + self.settings.connect_timeout;
         loop {
-            let result = match self.pool.get() {
-                Ok(mut connection) => work(&mut connection),
-                Err(e) => Err(self.unreachable(e)),
-            };
-            match result {
-                Err(e) if e.kind() == ErrorKind::Interface && attempt < MAX_ATTEMPTS => {
-                    tracing::warn!(attempt, error = %e, "PostgreSQL connection failed; retrying");
-                    attempt += 1;
-                    std::thread::sleep(jittered(RETRY_WAIT));
+            match self.pool.get().await {
+                Ok(object) => {
+                    return Ok(Connection {
+                        object: Some(object),
+                        busy: false,
+                    })
                 }
-                other => return other,
+                Err(error)
+                    if worth_reconnecting(&error)
+                        && Instant::now() + CONNECT_RETRY_WAIT < deadline =>
+                {
+                    tracing::debug!(%error, "can't open a PostgreSQL connection; trying again");
+                    tokio::time::sleep(CONNECT_RETRY_WAIT).await;
+                }
+                Err(error) => return Err(self.unreachable(error)),
             }
         }
     }
 
-    /// Runs `work` on a pooled connection once, without retrying.
-    pub(crate) fn with_connection_once<T>(
-        &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, PersistenceError>,
-    ) -> Result<T, PersistenceError> {
-        let mut connection = self.pool.get().map_err(|e| self.unreachable(e))?;
-        work(&mut connection)
-    }
-
-    fn unreachable(&self, error: r2d2::Error) -> PersistenceError {
+    fn unreachable(&self, error: PoolError) -> PersistenceError {
+        let settings = &self.settings;
         PersistenceError::database_caused_by(
             ErrorKind::Operational,
             format!(
-                "can't connect to PostgreSQL at {}:{} (database {:?}) within {:?}",
-                self.settings.host,
-                self.settings.port,
-                self.settings.dbname,
-                self.settings.connect_timeout
+                "can't connect to PostgreSQL at {}:{} (database {:?}) within {:?}: {error}",
+                settings.host, settings.port, settings.dbname, settings.connect_timeout
             ),
             error,
         )
@@ -295,21 +277,125 @@ impl PostgresDatastore {
 
     /// Creates tables (and the schema) if they do not exist. Concurrent `CREATE TABLE IF NOT
     /// EXISTS` can fail in PostgreSQL, so creators take turns on an advisory lock.
-    pub(crate) fn create_tables(&self, ddl: &str) -> Result<(), PersistenceError> {
+    pub(crate) async fn create_tables(&self, ddl: &str) -> Result<(), PersistenceError> {
         let schema = match &self.settings.schema {
             Some(schema) => format!("CREATE SCHEMA IF NOT EXISTS {schema};"),
             None => String::new(),
         };
         let sql =
             format!("BEGIN; SELECT pg_advisory_xact_lock(4657926538279); {schema} {ddl} COMMIT;");
-        self.with_connection(|connection| {
-            connection.client.batch_execute(&sql).map_err(|e| {
-                if !connection.client.is_closed() {
-                    let _ = connection.client.batch_execute("ROLLBACK");
-                }
-                postgres_error(e, "can't create tables")
-            })
-        })
+        retrying(|| self.execute_transaction(&sql, "can't create tables")).await
+    }
+
+    /// Runs `sql`, a whole transaction, once, on a connection of the pool.
+    async fn execute_transaction(&self, sql: &str, context: &str) -> Result<(), PersistenceError> {
+        let mut connection = self.connection().await?;
+        connection
+            .transaction(sql)
+            .await
+            .map_err(|error| postgres_error(error, context))
+    }
+}
+
+/// Whether a failure to get a connection may pass if tried again: the server or the network
+/// failed (no answer, refused, cut, or the server is starting or shutting down, or has too many
+/// connections).
+fn worth_reconnecting(error: &PoolError) -> bool {
+    let driver = match error {
+        PoolError::Backend(error) | PoolError::PostCreateHook(HookError::Backend(error)) => error,
+        _ => return false,
+    };
+    match driver.code() {
+        None => true,
+        Some(code) => matches!(&code.code()[..2], "08" | "53" | "57"),
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails with an error other than an interface error (a
+/// connection that failed while in use), or has been tried [`MAX_ATTEMPTS`] times, waiting
+/// [`RETRY_WAIT`] between attempts.
+pub(crate) async fn retrying<T, F>(mut attempt: impl FnMut() -> F) -> Result<T, PersistenceError>
+where
+    F: Future<Output = Result<T, PersistenceError>>,
+{
+    let mut attempts = 1;
+    loop {
+        match attempt().await {
+            Err(error) if error.kind() == ErrorKind::Interface && attempts < MAX_ATTEMPTS => {
+                tracing::warn!(attempt = attempts, %error, "PostgreSQL connection failed; retrying");
+                attempts += 1;
+                tokio::time::sleep(jittered(RETRY_WAIT)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A connection taken from the pool. It goes back to the pool when dropped, unless it is
+/// `busy`: inside a transaction, or waiting for the answer to a request made in one (its future
+/// was dropped mid-way, or a rollback failed). A busy connection is closed instead, and taken
+/// out of the pool, so that the next user never finds it in a transaction.
+pub(crate) struct Connection {
+    // `None` only while being dropped.
+    object: Option<Object>,
+    busy: bool,
+}
+
+impl Connection {
+    /// The client.
+    pub(crate) fn client(&self) -> &ClientWrapper {
+        match &self.object {
+            Some(object) => object,
+            None => unreachable!("the connection is taken out only when dropped"),
+        }
+    }
+
+    /// Whether the connection has closed (the server or the network ended it).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client().is_closed()
+    }
+
+    /// Runs `sql`, a whole transaction (`BEGIN; …; COMMIT;`), as one simple query: one message,
+    /// one round trip. On an error from the server, the transaction is rolled back, so that the
+    /// connection can be used again; if the connection failed instead, or the rollback did, it
+    /// is left busy, and closed when dropped.
+    pub(crate) async fn transaction(&mut self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.busy = true;
+        let result = self.client().batch_execute(sql).await;
+        match &result {
+            Ok(()) => self.busy = false,
+            Err(error) if error.code().is_some() && kind(error) != ErrorKind::Interface => {
+                self.rollback().await;
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Begins a transaction with `sql` (`BEGIN; …`), which [`rollback`](Connection::rollback)
+    /// ends; until then, the connection is busy.
+    pub(crate) async fn begin(&mut self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.busy = true;
+        self.client().batch_execute(sql).await
+    }
+
+    /// Rolls back the connection's transaction, if any; the connection is no longer busy if
+    /// that succeeded.
+    pub(crate) async fn rollback(&mut self) {
+        if !self.is_closed() && self.client().batch_execute("ROLLBACK").await.is_ok() {
+            self.busy = false;
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.busy {
+            if let Some(object) = self.object.take() {
+                // Out of the pool; dropping the client ends its connection.
+                drop(Object::take(object));
+            }
+        }
     }
 }
 

@@ -1,12 +1,12 @@
 //! PostgreSQL errors as persistence errors of the matching kind.
 
-use postgres::error::SqlState;
+use tokio_postgres::error::SqlState;
 
 use crate::persistence::{ErrorKind, PersistenceError};
 
 /// The kind of a driver error, by SQLSTATE class, as the reference maps psycopg2's exception
 /// classes.
-pub(crate) fn kind(error: &postgres::Error) -> ErrorKind {
+pub(crate) fn kind(error: &tokio_postgres::Error) -> ErrorKind {
     let Some(code) = error.code() else {
         // No SQLSTATE: the connection failed, was closed or timed out (retried on a new
         // connection), or a value could not be converted to or from its column (bad data,
@@ -44,7 +44,10 @@ pub(crate) fn kind(error: &postgres::Error) -> ErrorKind {
 }
 
 /// A driver error as a persistence error, with what was being done.
-pub(crate) fn postgres_error(error: postgres::Error, context: impl AsRef<str>) -> PersistenceError {
+pub(crate) fn postgres_error(
+    error: tokio_postgres::Error,
+    context: impl AsRef<str>,
+) -> PersistenceError {
     let kind = kind(&error);
     let detail = match error.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),

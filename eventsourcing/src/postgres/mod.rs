@@ -7,30 +7,86 @@
 //! Connections come from a pool; an operation whose connection fails (for example because the
 //! server ended it) is retried on a new connection, up to 10 times, 0.2 s apart.
 //!
-//! Errors: a connection lost while in use is an interface error ([`ErrorKind::Interface`]),
-//! which is retried as above; a server that can't be reached at all (refused, unroutable, or
-//! not answering) is an operational error ([`ErrorKind::Operational`]) after
+//! # One implementation, two faces
+//!
+//! The recorders are written once, in async Rust, on [`tokio-postgres`] with a
+//! [`deadpool-postgres`] pool, and each has both faces:
+//!
+//! - **async** ([`AsyncProcessRecorder`] and its supertraits): the native implementation.
+//!   [`PostgresFactory::async_recorders`] builds recorders on a [`PostgresDatastore::native`]
+//!   datastore, whose connections' tasks run on the caller's tokio runtime: waiting on the
+//!   database holds no thread.
+//! - **blocking** ([`ProcessRecorder`] and its supertraits): the same async methods, run to
+//!   completion on a runtime of the datastore's own (a [`Bridge`], one worker thread, which
+//!   also runs the connections' tasks). [`PostgresFactory::recorders`] builds recorders on a
+//!   [`PostgresDatastore::new`] datastore. The blocking methods work from any thread, inside a
+//!   tokio runtime (multi-thread or current-thread) or not, and never panic there, unlike the
+//!   blocking `postgres` client, which starts a runtime of its own on the calling thread.
+//!
+//! The pool is deadpool's (rather than bb8's): it is the one most `tokio-postgres` users use,
+//! its objects are plain `tokio-postgres` clients with a per-connection cache of prepared
+//! statements (`prepare_cached`, used for every read here), it has timeouts for creating,
+//! waiting for and recycling a connection and hooks around recycling (`POSTGRES_CONN_MAX_AGE`
+//! is a pre-recycle hook on the connection's age; `POSTGRES_PRE_PING` is its verified
+//! recycling), and it needs no glue to run on tokio.
+//!
+//! # Cancellation
+//!
+//! Dropping an async insert's future, at any point, stores all of its batch or none of it, and
+//! leaves no connection in the pool that a later operation could find in a transaction:
+//!
+//! - The whole insert transaction (`BEGIN; SET LOCAL lock_timeout …; LOCK TABLE … IN EXCLUSIVE
+//!   MODE; INSERT …; tracking check and insert; COMMIT;`) is one simple-query message. The
+//!   connection's task sends it, whole, whether or not the caller still waits, and the server
+//!   runs it as one transaction: it commits entirely, or, if the message is cut short or the
+//!   connection closed before the commit, not at all.
+//! - A connection whose future was dropped while it was inside a transaction or waiting for a
+//!   transaction's answer is not given back to the pool: it is closed (and replaced when
+//!   needed). Connections dropped between requests, or while a read was in flight (which the
+//!   connection's task finishes reading on its own), go back to the pool as usual.
+//! - On a [`PostgresDatastore::new`] datastore, the async face runs each call, once its
+//!   future is first polled, as a task on the datastore's runtime, which finishes it even if
+//!   the caller stops waiting.
+//!
+//! As after a lost connection, the caller can't tell which happened: a save retried after a
+//! cancelled one may find its own events stored already (a conflict).
+//!
+//! # Errors
+//!
+//! A connection lost while in use is an interface error ([`ErrorKind::Interface`]), which is
+//! retried as above; a server that can't be reached at all (refused, unroutable, or not
+//! answering) is an operational error ([`ErrorKind::Operational`]) after
 //! `POSTGRES_CONNECT_TIMEOUT`, not retried, since waiting 10 more timeouts would rarely help.
 //! (The reference raises an interface error there, and so retries it.) An insert whose
 //! connection fails while committing is checked, on a new connection, for whether it
 //! committed: it is reported as saved only if it did.
 //!
+//! [`tokio-postgres`]: tokio_postgres
+//! [`deadpool-postgres`]: deadpool_postgres
 //! [`ErrorKind::Interface`]: crate::persistence::ErrorKind::Interface
 //! [`ErrorKind::Operational`]: crate::persistence::ErrorKind::Operational
+//! [`AsyncProcessRecorder`]: crate::persistence::AsyncProcessRecorder
+//! [`ProcessRecorder`]: crate::persistence::ProcessRecorder
+//! [`Bridge`]: crate::persistence::Bridge
 
 mod conflict;
 mod datastore;
 mod error;
+mod insert;
 mod recorder;
+mod settings;
+mod tables;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use datastore::{PostgresDatastore, PostgresSettings};
+pub use datastore::PostgresDatastore;
 pub use recorder::{PostgresAggregateRecorder, PostgresApplicationRecorder};
+pub use settings::PostgresSettings;
 
 use crate::persistence::{
-    AggregateRecorder, ConfigError, Environment, FactoryError, InfrastructureFactory, Recorders,
+    AggregateRecorder, AsyncAggregateRecorder, AsyncRecorders, BoxFuture, ConfigError, Environment,
+    FactoryError, InfrastructureFactory, Recorders,
 };
 
 /// `POSTGRES_DBNAME`: the database (required).
@@ -118,7 +174,7 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
         settings.idle_in_transaction_session_timeout = Duration::from_secs(secs);
     }
     if let Some(schema) = env.get(POSTGRES_SCHEMA) {
-        recorder::check_identifier(schema)
+        tables::check_identifier(schema)
             .map_err(|e| ConfigError::new(env.name_of(POSTGRES_SCHEMA), e.to_string()))?;
         settings.schema = Some(schema.to_string());
     }
@@ -142,11 +198,39 @@ pub fn settings_from_env(env: &Environment) -> Result<PostgresSettings, ConfigEr
     Ok(settings)
 }
 
+/// The tables of the application `env.name()`: events, tracking and snapshots.
+struct TableNames {
+    events: String,
+    tracking: String,
+    snapshots: String,
+}
+
+impl TableNames {
+    fn of(env: &Environment) -> Self {
+        let name = env.name().to_lowercase();
+        let (prefix, tracking) = if name.is_empty() {
+            ("stored", "notification")
+        } else {
+            (name.as_str(), name.as_str())
+        };
+        TableNames {
+            events: format!("{prefix}_events"),
+            tracking: format!("{tracking}_tracking"),
+            snapshots: format!("{prefix}_snapshots"),
+        }
+    }
+}
+
 /// The PostgreSQL backend's factory (`PERSISTENCE_MODULE=eventsourcing.postgres`): the server
 /// and connection settings from the `POSTGRES_*` variables ([`settings_from_env`]), and the
 /// tables `{app}_events`, `{app}_tracking` and, when snapshotting, `{app}_snapshots`, where
 /// `{app}` is the application's name in lower case (`stored_events`, `notification_tracking`
 /// and `stored_snapshots` for an application without a name).
+///
+/// [`recorders`](InfrastructureFactory::recorders) builds blocking recorders, on a datastore
+/// with a runtime of its own ([`PostgresDatastore::new`], one per call);
+/// [`async_recorders`](InfrastructureFactory::async_recorders) builds native async ones, whose
+/// connections run on the caller's runtime ([`PostgresDatastore::native`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PostgresFactory;
 
@@ -154,30 +238,46 @@ impl InfrastructureFactory for PostgresFactory {
     fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
         let settings = settings_from_env(env)?;
         let datastore = Arc::new(PostgresDatastore::new(settings)?);
-        let name = env.name().to_lowercase();
-        let prefix = if name.is_empty() {
-            "stored"
-        } else {
-            name.as_str()
-        };
-        let tracking = if name.is_empty() {
-            "notification"
-        } else {
-            name.as_str()
-        };
+        let names = TableNames::of(env);
         let events = PostgresApplicationRecorder::new(
             Arc::clone(&datastore),
-            &format!("{prefix}_events"),
-            &format!("{tracking}_tracking"),
+            &names.events,
+            &names.tracking,
         )?;
         let snapshots = if snapshotting {
-            Some(Arc::new(PostgresAggregateRecorder::new(
-                datastore,
-                &format!("{prefix}_snapshots"),
-            )?) as Arc<dyn AggregateRecorder>)
+            Some(
+                Arc::new(PostgresAggregateRecorder::new(datastore, &names.snapshots)?)
+                    as Arc<dyn AggregateRecorder>,
+            )
         } else {
             None
         };
         Ok(Recorders::new(Arc::new(events), snapshots))
+    }
+
+    fn async_recorders<'a>(
+        &'a self,
+        env: &'a Environment,
+        snapshotting: bool,
+    ) -> BoxFuture<'a, Result<AsyncRecorders, FactoryError>> {
+        Box::pin(async move {
+            let settings = settings_from_env(env)?;
+            let datastore = Arc::new(PostgresDatastore::native(settings)?);
+            let names = TableNames::of(env);
+            let events = PostgresApplicationRecorder::new_async(
+                Arc::clone(&datastore),
+                &names.events,
+                &names.tracking,
+            )
+            .await?;
+            let snapshots = if snapshotting {
+                Some(Arc::new(
+                    PostgresAggregateRecorder::new_async(datastore, &names.snapshots).await?,
+                ) as Arc<dyn AsyncAggregateRecorder>)
+            } else {
+                None
+            };
+            Ok(AsyncRecorders::new(Arc::new(events), snapshots))
+        })
     }
 }

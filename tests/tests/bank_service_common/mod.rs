@@ -126,8 +126,7 @@ macro_rules! service_tests {
                 crate::bank_service_common::run(&backend, max_attempts(), body);
             }
 
-            #[test]
-            #[ignore = "needs the async PostgreSQL backend"] // see service_tests!
+            #[test] // see service_tests!
             fn postgres() {
                 if let Some(backend) = eventsourcing_tests::Backend::postgres(stringify!($name)) {
                     crate::bank_service_common::run(&backend, max_attempts(), body);
