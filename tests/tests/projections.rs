@@ -329,3 +329,137 @@ fn the_async_runner_into_a_separate_database() -> Result<(), ProjectionError> {
         runner.stop().await
     })
 }
+
+/// Counts each dog's events in a PostgreSQL view (the benchmark's `DogCounts`).
+struct PgDogCounts;
+
+impl Projection for PgDogCounts {
+    type Upstream = DomainEvent<DogEvent>;
+    type View = eventsourcing::postgres::PostgresView;
+
+    fn process(
+        &self,
+        event: DomainEvent<DogEvent>,
+        _tracking: &Tracking,
+        view: &mut eventsourcing::postgres::PostgresViewTransaction,
+    ) -> Result<(), BoxError> {
+        view.execute(
+            "INSERT INTO dog_event_counts VALUES ($1, 1) \
+             ON CONFLICT (dog_id) DO UPDATE SET events = dog_event_counts.events + 1",
+            vec![eventsourcing::postgres::param(event.originator_id)],
+        );
+        Ok(())
+    }
+}
+
+fn pg_view(schema: &str) -> Arc<eventsourcing::postgres::PostgresView> {
+    use eventsourcing::postgres::{PostgresDatastore, PostgresView};
+    let mut settings = eventsourcing_tests::pg::base_settings();
+    settings.schema = Some(schema.to_string());
+    let datastore = Arc::new(PostgresDatastore::new(settings).expect("the view's datastore"));
+    let view = PostgresView::new(datastore, "dogcounts").expect("the view");
+    view.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {schema}.dog_event_counts (dog_id uuid PRIMARY KEY, events bigint)"
+    ))
+    .expect("the view's table");
+    Arc::new(view)
+}
+
+fn pg_view_counts(
+    view: &eventsourcing::postgres::PostgresView,
+    schema: &str,
+) -> BTreeMap<String, i64> {
+    view.query(
+        &format!("SELECT dog_id, events FROM {schema}.dog_event_counts"),
+        Vec::new(),
+    )
+    .expect("read the view")
+    .iter()
+    .map(|row| (row.get::<_, Uuid>(0).to_string(), row.get(1)))
+    .collect()
+}
+
+fn pg_application(schema: &str) -> Application {
+    Application::builder("DogSchool")
+        .without_process_env()
+        .envs(eventsourcing_tests::pg::schema_env(schema))
+        .build()
+        .expect("the application")
+}
+
+/// Set in the PostgreSQL child: the application's and the view's schemas.
+const CHILD_PG_APP: &str = "EVENTSOURCING_TESTS_PROJECTION_PG_APP";
+const CHILD_PG_VIEW: &str = "EVENTSOURCING_TESTS_PROJECTION_PG_VIEW";
+
+/// The PostgreSQL projection process: projects until killed.
+#[test]
+fn child_projects_into_postgres_until_killed() {
+    let (Ok(app_schema), Ok(view_schema)) =
+        (std::env::var(CHILD_PG_APP), std::env::var(CHILD_PG_VIEW))
+    else {
+        return; // Only as the child of `postgres_view_killed_and_restarted_is_exact`.
+    };
+    let app = pg_application(&app_schema);
+    let view = pg_view(&view_schema);
+    let _runner = ProjectionRunner::start(&app, Arc::new(PgDogCounts), view).expect("starts");
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// PostgreSQL: a view in another schema than its application's, projected by processes that
+/// are SIGKILLed and restarted while the application writes: exact.
+#[test]
+fn postgres_view_killed_and_restarted_is_exact() -> Result<(), ProjectionError> {
+    use eventsourcing_tests::pg::TempSchema;
+    let (Some(app_schema), Some(view_schema)) =
+        (TempSchema::new("projapp"), TempSchema::new("projview"))
+    else {
+        return Ok(eventsourcing_tests::pg::Skipped::skipped());
+    };
+    let app = pg_application(app_schema.name());
+    let view = pg_view(view_schema.name());
+    let spawn = || {
+        Command::new(std::env::current_exe().expect("this test binary"))
+            .args([
+                "--exact",
+                "child_projects_into_postgres_until_killed",
+                "--nocapture",
+            ])
+            .env(CHILD_PG_APP, app_schema.name())
+            .env(CHILD_PG_VIEW, view_schema.name())
+            .spawn()
+            .expect("the projection process starts")
+    };
+    let mut child = spawn();
+    let mut expected = BTreeMap::new();
+    for round in 0..6u64 {
+        expected.extend(write_dogs(&app, 30, 5));
+        std::thread::sleep(Duration::from_millis(20 + round * 37 % 80));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        child = spawn();
+    }
+    let last = app.recorder().max_notification_id()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while eventsourcing::persistence::View::max_tracking_id(&*view, "DogSchool")? < last {
+        assert!(
+            Instant::now() < deadline,
+            "the last projection process caught up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert_eq!(pg_view_counts(&view, view_schema.name()), expected);
+
+    // And in this process, the runner's wait is woken by the view's commits.
+    let runner = ProjectionRunner::start(&app, Arc::new(PgDogCounts), Arc::clone(&view))?;
+    expected.extend(write_dogs(&app, 3, 2));
+    runner.wait(
+        app.recorder().max_notification_id()?,
+        Duration::from_secs(30),
+    )?;
+    assert_eq!(pg_view_counts(&view, view_schema.name()), expected);
+    runner.stop()
+}

@@ -300,3 +300,68 @@ fn a_subscriber_sees_another_process_commits() -> Result<(), ApplicationError> {
     drop(watchdog);
     Ok(())
 }
+
+/// PostgreSQL: a subscription under 4 concurrent writers while its listener's connection is
+/// killed again and again (`pg_terminate_backend`): every event once, in order (the listener
+/// reconnects, and the subscription reads by position).
+#[test]
+fn postgres_subscription_survives_a_killed_listener() -> Result<(), ApplicationError> {
+    let Some(schema) = eventsourcing_tests::pg::TempSchema::new("listenerkilled") else {
+        return Ok(eventsourcing_tests::pg::Skipped::skipped());
+    };
+    let app = Arc::new(
+        Application::builder("ListenerKilled")
+            .without_process_env()
+            .envs(schema.env())
+            .build()?,
+    );
+    let subscription = app.subscribe::<DomainEvent<DogEvent>>(0)?;
+    let total = WRITERS * SAVES_PER_WRITER;
+    let reader = std::thread::spawn(move || {
+        let deadline = deadline();
+        let mut ids = Vec::new();
+        for item in subscription {
+            ids.push(item.expect("decoded").1.notification_id);
+            if ids.len() == total || Instant::now() > deadline {
+                break;
+            }
+        }
+        ids
+    });
+    let killer = std::thread::spawn(|| {
+        let mut client = eventsourcing_tests::pg::connect().expect("a connection");
+        let mut killed = 0;
+        for _ in 0..8 {
+            std::thread::sleep(Duration::from_millis(40));
+            let rows = client
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE query = 'LISTEN listenerkilled_events'",
+                    &[],
+                )
+                .expect("terminated");
+            killed += rows.len();
+        }
+        killed
+    });
+    for writer in write_concurrently(&app) {
+        writer.join().expect("the writer ran");
+    }
+    let killed = killer.join().expect("the killer ran");
+    let ids = reader.join().expect("the reader ran");
+    assert!(killed > 0, "the listener's connection was killed");
+    assert_eq!(
+        ids.len(),
+        total,
+        "every event, once ({killed} listeners killed)"
+    );
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in notification order");
+    let stored: Vec<u64> = app
+        .recorder()
+        .select_notifications(1, total)?
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(ids, stored);
+    Ok(())
+}

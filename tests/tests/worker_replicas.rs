@@ -1,10 +1,11 @@
 //! Three replicas of one worker (a process application counting what happens in worlds, on
-//! SQLite files, with an `SqliteLease`) while 10,000 upstream events are written; the active
-//! replica is killed with SIGKILL several times: each time a standby takes over within the
-//! documented time, and every event is counted exactly once.
+//! SQLite files with an `SqliteLease`, and on PostgreSQL with a `PostgresLease`) while 10,000
+//! upstream events are written; the active replica is killed with SIGKILL several times: each
+//! time a standby takes over within the documented time, and every event is counted exactly
+//! once.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
@@ -105,46 +106,92 @@ const TAKEOVER_INTERVAL: Duration = Duration::from_millis(100);
 /// takes to be released and the replica to start (generous, for a loaded machine).
 const TAKEOVER_BOUND: Duration = Duration::from_secs(5);
 
-fn worlds(dir: &Path) -> Application {
-    Application::builder("Worlds")
-        .without_process_env()
-        .sqlite(dir.join("worlds.db"))
-        .build()
-        .expect("worlds")
+/// Where the replicas' databases are: SQLite files in a directory, or a PostgreSQL schema.
+#[derive(Debug, Clone)]
+enum Store {
+    Sqlite(PathBuf),
+    Postgres(String),
 }
 
-fn counters(dir: &Path) -> Application {
-    Application::builder("Counters")
-        .without_process_env()
-        .sqlite(dir.join("counters.db"))
-        .build()
-        .expect("counters")
+impl Store {
+    /// As an environment variable's value, for the replicas.
+    fn encode(&self) -> String {
+        match self {
+            Store::Sqlite(dir) => format!("sqlite:{}", dir.display()),
+            Store::Postgres(schema) => format!("postgres:{schema}"),
+        }
+    }
+
+    fn decode(value: &str) -> Option<Store> {
+        match value.split_once(':')? {
+            ("sqlite", dir) => Some(Store::Sqlite(PathBuf::from(dir))),
+            ("postgres", schema) => Some(Store::Postgres(schema.to_string())),
+            _ => None,
+        }
+    }
+
+    fn application(&self, name: &str, file: &str) -> Application {
+        let builder = Application::builder(name).without_process_env();
+        let builder = match self {
+            Store::Sqlite(dir) => builder.sqlite(dir.join(file)),
+            Store::Postgres(schema) => builder.envs(eventsourcing_tests::pg::schema_env(schema)),
+        };
+        builder.build().expect("the application")
+    }
+
+    fn lease(&self) -> Arc<dyn eventsourcing::persistence::Lease> {
+        match self {
+            Store::Sqlite(dir) => Arc::new(SqliteLease::new(dir.join("counters.lock"))),
+            Store::Postgres(schema) => {
+                let mut settings = eventsourcing_tests::pg::base_settings();
+                settings.schema = Some(schema.clone());
+                let datastore = Arc::new(
+                    eventsourcing::postgres::PostgresDatastore::new(settings).expect("a datastore"),
+                );
+                Arc::new(eventsourcing::postgres::PostgresLease::new(
+                    datastore,
+                    format!("counters-{schema}"),
+                ))
+            }
+        }
+    }
 }
 
-/// Set in the replicas: the directory of the databases.
-const REPLICA_DIR: &str = "EVENTSOURCING_TESTS_REPLICA_DIR";
+fn worlds(store: &Store) -> Application {
+    store.application("Worlds", "worlds.db")
+}
+
+fn counters(store: &Store) -> Application {
+    store.application("Counters", "counters.db")
+}
+
+/// Set in the replicas: where the databases are (`Store::encode`).
+const REPLICA_STORE: &str = "EVENTSOURCING_TESTS_REPLICA_STORE";
 
 /// A replica: runs the worker until killed, printing `ACTIVE` each time it takes the lease.
 #[test]
 fn replica_runs_until_killed() {
-    let Ok(dir) = std::env::var(REPLICA_DIR) else {
-        return; // Only as a child of `killed_active_replicas_are_replaced_and_count_exactly_once`.
+    let Some(store) = std::env::var(REPLICA_STORE)
+        .ok()
+        .and_then(|v| Store::decode(&v))
+    else {
+        return; // Only as a child of the tests below.
     };
-    let dir = PathBuf::from(dir);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let leader = Arc::new(Worlds { app: worlds(&dir) });
+        let leader = Arc::new(Worlds {
+            app: worlds(&store),
+        });
         let follower = Arc::new(Counters {
-            app: counters(&dir),
+            app: counters(&store),
         });
         let job = ProcessJob::new(move || System::new().pipe(&leader, &follower));
-        let lease = SqliteLease::new(dir.join("counters.lock"));
         let worker =
-            Arc::new(Worker::new("counters", Arc::new(lease)).takeover_interval(TAKEOVER_INTERVAL));
+            Arc::new(Worker::new("counters", store.lease()).takeover_interval(TAKEOVER_INTERVAL));
         let reporter = {
             let worker = Arc::clone(&worker);
             tokio::spawn(async move {
@@ -172,10 +219,10 @@ struct Replica {
     id: usize,
 }
 
-fn spawn_replica(dir: &Path, id: usize, lines: &Sender<(usize, String, Instant)>) -> Replica {
+fn spawn_replica(store: &Store, id: usize, lines: &Sender<(usize, String, Instant)>) -> Replica {
     let mut child = Command::new(std::env::current_exe().expect("this test binary"))
         .args(["--exact", "replica_runs_until_killed", "--nocapture"])
-        .env(REPLICA_DIR, dir)
+        .env(REPLICA_STORE, store.encode())
         .stdout(Stdio::piped())
         .spawn()
         .expect("a replica starts");
@@ -206,11 +253,23 @@ fn next_active(lines: &Receiver<(usize, String, Instant)>, within: Duration) -> 
 #[test]
 fn killed_active_replicas_are_replaced_and_count_exactly_once() {
     let dir = TempDir::new("worker-replicas");
-    let dir = dir.path().to_path_buf();
-    let leader = worlds(&dir);
-    let follower = counters(&dir);
+    replicas_count_exactly_once(&Store::Sqlite(dir.path().to_path_buf()));
+}
+
+/// The same on PostgreSQL, with a `PostgresLease` (an advisory lock held by a session).
+#[test]
+fn postgres_killed_active_replicas_are_replaced_and_count_exactly_once() {
+    let Some(schema) = eventsourcing_tests::pg::TempSchema::new("replicas") else {
+        return eventsourcing_tests::pg::Skipped::skipped();
+    };
+    replicas_count_exactly_once(&Store::Postgres(schema.name().to_string()));
+}
+
+fn replicas_count_exactly_once(store: &Store) {
+    let leader = worlds(store);
+    let follower = counters(store);
     let (lines, received) = channel();
-    let mut replicas: Vec<Replica> = (0..3).map(|id| spawn_replica(&dir, id, &lines)).collect();
+    let mut replicas: Vec<Replica> = (0..3).map(|id| spawn_replica(store, id, &lines)).collect();
     let mut next_id = 3;
 
     let writer = std::thread::spawn(move || {
@@ -237,7 +296,7 @@ fn killed_active_replicas_are_replaced_and_count_exactly_once() {
         killed.child.kill().expect("SIGKILL");
         let killed_at = Instant::now();
         killed.child.wait().expect("reaped");
-        replicas.push(spawn_replica(&dir, next_id, &lines));
+        replicas.push(spawn_replica(store, next_id, &lines));
         next_id += 1;
         let (now_active, at) = next_active(&received, Duration::from_secs(30));
         assert_ne!(now_active, killed.id, "a killed replica can't take over");

@@ -113,6 +113,11 @@ impl PostgresDatastore {
         &self.core
     }
 
+    /// The runtime of its own, if it has one.
+    pub(crate) fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.bridge.as_ref().map(|bridge| bridge.handle().clone())
+    }
+
     /// Runs `work` for the async face. On a datastore with a runtime of its own, `work` becomes
     /// a task there when first polled (which then runs to its end even if the caller stops
     /// waiting); otherwise it runs in the caller's task, which must be in a tokio runtime.
@@ -377,6 +382,12 @@ impl Connection {
     pub(crate) async fn begin(&mut self, sql: &str) -> Result<(), tokio_postgres::Error> {
         self.busy = true;
         self.client().batch_execute(sql).await
+    }
+
+    /// The transaction [`begin`](Connection::begin) started has been committed: the connection
+    /// is no longer busy.
+    pub(crate) fn committed(&mut self) {
+        self.busy = false;
     }
 
     /// Rolls back the connection's transaction, if any; the connection is no longer busy if

@@ -73,16 +73,21 @@ mod conflict;
 mod datastore;
 mod error;
 mod insert;
+mod lease;
+mod listener;
 mod recorder;
 mod settings;
 mod tables;
+mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use datastore::PostgresDatastore;
+pub use lease::PostgresLease;
 pub use recorder::{PostgresAggregateRecorder, PostgresApplicationRecorder};
 pub use settings::PostgresSettings;
+pub use view::{param, Param, PostgresView, PostgresViewTransaction};
 
 use crate::persistence::{
     AggregateRecorder, AsyncAggregateRecorder, AsyncRecorders, BoxFuture, ConfigError, Environment,

@@ -9,11 +9,12 @@ use uuid::Uuid;
 
 use super::datastore::{retrying, Core, PostgresDatastore};
 use super::insert::insert_with_retries;
+use super::listener::Listener;
 use super::tables::{check_identifier, Tables};
 use crate::persistence::{
     AggregateRecorder, ApplicationRecorder, AsyncAggregateRecorder, AsyncApplicationRecorder,
-    AsyncProcessRecorder, BoxFuture, EventQuery, Notification, PersistenceError, ProcessRecorder,
-    StoredEvent, Tracking,
+    AsyncProcessRecorder, BoxFuture, CommitSignal, EventQuery, Notification, PersistenceError,
+    ProcessRecorder, StoredEvent, Tracking,
 };
 
 /// The recorders' operations, as futures that own what they use (so that either face can run
@@ -22,6 +23,8 @@ use crate::persistence::{
 struct Store {
     core: Arc<Core>,
     tables: Arc<Tables>,
+    /// The commit signal and its listener (application recorders only).
+    listener: Option<Arc<Listener>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -34,9 +37,14 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     fn new(datastore: &PostgresDatastore, tables: Tables) -> Self {
+        let listener = tables
+            .tracking
+            .is_some()
+            .then(|| Arc::new(Listener::new(tables.channel())));
         Store {
             core: Arc::clone(datastore.core()),
             tables: Arc::new(tables),
+            listener,
         }
     }
 
@@ -45,7 +53,11 @@ impl Store {
         events: Vec<StoredEvent>,
         tracking: Vec<Tracking>,
     ) -> Result<(), PersistenceError> {
-        insert_with_retries(&self.core, &self.tables, &events, &tracking).await
+        insert_with_retries(&self.core, &self.tables, &events, &tracking).await?;
+        if let (false, Some(listener)) = (events.is_empty(), &self.listener) {
+            listener.committed();
+        }
+        Ok(())
     }
 
     async fn select_events(
@@ -64,11 +76,12 @@ impl Store {
         self,
         start: u64,
         limit: usize,
+        topics: Vec<String>,
     ) -> Result<Vec<Notification>, PersistenceError> {
         retrying(|| async {
             let connection = self.core.connection().await?;
             self.tables
-                .select_notifications(&connection, start, limit)
+                .select_notifications(&connection, start, limit, &topics)
                 .await
         })
         .await
@@ -295,6 +308,16 @@ impl PostgresApplicationRecorder {
     fn store(&self) -> Store {
         self.events.store.clone()
     }
+
+    /// The commit signal, with its listener running (see the `listener` module).
+    fn signal(&self) -> Option<CommitSignal> {
+        let store = &self.events.store;
+        let runtime = self.datastore().runtime();
+        store
+            .listener
+            .as_ref()
+            .map(|listener| listener.signal(&store.core, runtime))
+    }
 }
 
 impl AsyncAggregateRecorder for PostgresApplicationRecorder {
@@ -321,11 +344,27 @@ impl AsyncApplicationRecorder for PostgresApplicationRecorder {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<Notification>, PersistenceError>> {
         self.datastore()
-            .run(self.store().select_notifications(start, limit))
+            .run(self.store().select_notifications(start, limit, Vec::new()))
     }
 
     fn max_notification_id(&self) -> BoxFuture<'_, Result<u64, PersistenceError>> {
         self.datastore().run(self.store().max_notification_id())
+    }
+
+    fn select_notifications_of<'a>(
+        &'a self,
+        start: u64,
+        limit: usize,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Notification>, PersistenceError>> {
+        self.datastore().run(
+            self.store()
+                .select_notifications(start, limit, topics.to_vec()),
+        )
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        self.signal()
     }
 }
 
@@ -372,12 +411,28 @@ impl ApplicationRecorder for PostgresApplicationRecorder {
         limit: usize,
     ) -> Result<Vec<Notification>, PersistenceError> {
         self.datastore()
-            .block_on(self.store().select_notifications(start, limit))
+            .block_on(self.store().select_notifications(start, limit, Vec::new()))
     }
 
     fn max_notification_id(&self) -> Result<u64, PersistenceError> {
         self.datastore()
             .block_on(self.store().max_notification_id())
+    }
+
+    fn select_notifications_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        self.datastore().block_on(
+            self.store()
+                .select_notifications(start, limit, topics.to_vec()),
+        )
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        self.signal()
     }
 }
 

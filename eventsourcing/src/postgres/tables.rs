@@ -67,9 +67,12 @@ pub(super) struct Tables {
     pub(super) tracking: Option<String>,
     insert: String,
     lock: String,
+    /// `NOTIFY` of the events table's channel (application tables only).
+    notify: Option<String>,
     /// Begins a transaction that waits for the transactions inserting now to end.
     pub(super) wait_for_writers: String,
     select_notifications: String,
+    select_notifications_of: String,
     max_notification_id: String,
     max_tracking_id: String,
 }
@@ -111,6 +114,14 @@ impl Tables {
                 "SELECT notification_id, originator_id, originator_version, topic, state FROM \
                  {events} WHERE notification_id >= $1 ORDER BY notification_id LIMIT $2"
             ),
+            select_notifications_of: format!(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM \
+                 {events} WHERE notification_id >= $1 AND topic = ANY($3) \
+                 ORDER BY notification_id LIMIT $2"
+            ),
+            // The channel is the table's name, as the reference's: its subscribers and ours
+            // wake on each other's commits.
+            notify: tracking.is_some().then(|| format!("NOTIFY {events_name};")),
             max_notification_id: format!("SELECT MAX(notification_id) FROM {events}"),
             max_tracking_id: format!(
                 "SELECT MAX(notification_id) FROM {} WHERE application_name=$1",
@@ -140,6 +151,10 @@ impl Tables {
             .sum();
         let mut sql = String::with_capacity(self.lock.len() + size + 400);
         sql.push_str(&self.lock);
+        if let (false, Some(notify)) = (events.is_empty(), &self.notify) {
+            // Delivered when the transaction commits, and not if it rolls back.
+            sql.push_str(notify);
+        }
         if !events.is_empty() {
             sql.push_str(&self.insert);
             for (i, event) in events.iter().enumerate() {
@@ -256,11 +271,17 @@ impl Tables {
         rows.iter().map(|row| stored_event(row, 0)).collect()
     }
 
+    /// The events table's name, without its schema: its `NOTIFY` channel.
+    pub(super) fn channel(&self) -> &str {
+        &self.events_name
+    }
+
     pub(super) async fn select_notifications(
         &self,
         connection: &Connection,
         start: u64,
         limit: usize,
+        topics: &[String],
     ) -> Result<Vec<crate::persistence::Notification>, PersistenceError> {
         // No id is above i64::MAX (the column is a BIGSERIAL).
         let Ok(start) = i64::try_from(start) else {
@@ -268,9 +289,17 @@ impl Tables {
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let context = "can't select notifications";
-        let rows = query_cached(connection, &self.select_notifications, &[&start, &limit])
+        let rows = if topics.is_empty() {
+            query_cached(connection, &self.select_notifications, &[&start, &limit]).await
+        } else {
+            query_cached(
+                connection,
+                &self.select_notifications_of,
+                &[&start, &limit, &topics],
+            )
             .await
-            .map_err(|e| postgres_error(e, context))?;
+        }
+        .map_err(|e| postgres_error(e, context))?;
         rows.iter()
             .map(|row| {
                 let id: i64 = row.try_get(0).map_err(|e| postgres_error(e, context))?;
