@@ -19,6 +19,10 @@
 //!   with the macros, one written by hand against the public traits, stored side by side.
 //! - `bank_service` (feature `service`): the bank accounts behind an HTTP API (axum), over the
 //!   async face of the application: `cargo run --example bank_service --features service`.
+//! - `bank_system` (feature `system`): the bank accounts deployed as processes around one
+//!   store — the bank, a process application following it, and a projection of the balances,
+//!   the followers run as workers with standby replicas:
+//!   `cargo run --example bank_system --features system -- leader` (and `worker ledger`, …).
 //!
 //! Every application type has a constructor taking an
 //! [`ApplicationBuilder`](eventsourcing::application::ApplicationBuilder), so that a test or a
@@ -32,6 +36,8 @@
 pub mod bank_accounts;
 #[cfg(feature = "service")]
 pub mod bank_service;
+#[cfg(feature = "system")]
+pub mod bank_system;
 pub mod cargo_shipping;
 pub mod dogs;
 pub mod order;
