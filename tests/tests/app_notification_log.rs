@@ -1,6 +1,6 @@
 //! The notification log (digest §2.3): sections "first,last", `next_id` only when a section is
 //! full, empty sections past the end, `select(start, limit)`, the section size, and invalid
-//! section ids. Against memory and an SQLite file.
+//! section ids, and `select_of` with topic filters (locally, as JSON and over HTTP).
 
 use eventsourcing::application::{Application, ApplicationError, Section};
 use eventsourcing::prelude::*;
@@ -138,6 +138,59 @@ backend_tests! {
         let first = &log.select(1, 1).unwrap()[0];
         assert_eq!(first.originator_version, 1);
         assert!(first.topic.ends_with("Counter.Created"), "{}", first.topic);
+    }
+
+    /// `select_of` keeps the notifications of some topics, in the log itself, through the JSON
+    /// interface, over HTTP, and in the trait's default for logs that only `select`.
+    fn select_of_topics(backend) {
+        use std::sync::Arc;
+        use eventsourcing::application::NotificationLog;
+        use eventsourcing::interface::http::{HttpNotificationLog, NotificationLogServer};
+        use eventsourcing::interface::NotificationLogJsonService;
+        use eventsourcing::persistence::Notification;
+
+        let app = backend.builder("Counters").build().unwrap();
+        for _ in 0..4 {
+            let mut counter = Counter::create();
+            counter.increment();
+            counter.increment();
+            app.save(&mut counter).unwrap(); // ids 1 (created), 2, 3; then 4, 5, 6; ...
+        }
+        let log = app.log();
+        let created = log.select(1, 1).unwrap()[0].topic.to_string();
+        let incremented = log.select(2, 1).unwrap()[0].topic.to_string();
+        let ids_of = |n: Vec<Notification>| -> Vec<u64> { n.iter().map(|n| n.id).collect() };
+
+        /// A log that only selects: `select_of` is the trait's default.
+        struct SelectOnly(eventsourcing::application::LocalNotificationLog);
+        impl NotificationLog for SelectOnly {
+            fn section(&self, id: &str) -> Result<Section, ApplicationError> {
+                self.0.section(id)
+            }
+            fn select(&self, start: u64, limit: usize) -> Result<Vec<Notification>, ApplicationError> {
+                self.0.select(start, limit)
+            }
+        }
+        let server = NotificationLogServer::bind(
+            "127.0.0.1:0",
+            NotificationLogJsonService::new(Arc::new(log.clone())),
+        )
+        .unwrap();
+        let remote = HttpNotificationLog::connect(&format!("http://{}", server.local_addr())).unwrap();
+        let logs: [(&str, &dyn NotificationLog); 3] =
+            [("local", log), ("default", &SelectOnly(log.clone())), ("http", &remote)];
+        for (name, log) in logs {
+            let select = |start, limit, topics: &[String]| ids_of(log.select_of(start, limit, topics).unwrap());
+            assert_eq!(select(1, 10, &[created.clone()]), [1, 4, 7, 10], "{name}");
+            assert_eq!(select(2, 2, &[created.clone()]), [4, 7], "{name}");
+            assert_eq!(select(3, 3, &[incremented.clone()]), [3, 5, 6], "{name}");
+            assert_eq!(select(1, 10, &[created.clone(), incremented.clone()]), (1..=10).collect::<Vec<_>>(), "{name}");
+            assert_eq!(select(11, 10, &[]), [11, 12], "{name}: no topics, no filter");
+            assert!(select(1, 10, &["counters:Cow.Born, with a comma".into()]).is_empty(), "{name}");
+        }
+        // The notifications are whole, whichever way they came.
+        assert_eq!(remote.select_of(1, 2, &[created.clone()]).unwrap(), log.select_of(1, 2, &[created]).unwrap());
+        server.stop();
     }
 
     /// The section size is configurable.

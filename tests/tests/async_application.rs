@@ -93,6 +93,10 @@ backend_tests! {
             assert_eq!(section.id.as_deref(), Some("1,7"));
             assert_eq!(section.next_id, None);
             assert_eq!(app.log().select(3, 2).await?.len(), 2);
+            let started = section.items[0].topic.to_string();
+            let of_topic = app.log().select_of(1, 10, &[started]).await?;
+            assert_eq!(of_topic.iter().map(|n| n.id).collect::<Vec<_>>(), [1]);
+            assert_eq!(app.log().select_of(2, 10, &[]).await?.len(), 6, "no topics: all");
             assert!(matches!(
                 app.log().select(1, 11).await,
                 Err(ApplicationError::LimitTooLarge { .. })

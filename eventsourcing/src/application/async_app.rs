@@ -406,4 +406,20 @@ impl AsyncNotificationLog {
         check_limit(limit, self.section_size)?;
         Ok(self.recorder.select_notifications(start, limit).await?)
     }
+
+    /// At most `limit` notifications with ids from `start` whose topic is one of `topics` (all
+    /// of them if `topics` is empty), as
+    /// [`NotificationLog::select_of`](super::NotificationLog::select_of) gives them.
+    pub async fn select_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, ApplicationError> {
+        check_limit(limit, self.section_size)?;
+        Ok(self
+            .recorder
+            .select_notifications_of(start, limit, topics)
+            .await?)
+    }
 }

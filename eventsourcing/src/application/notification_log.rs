@@ -34,6 +34,24 @@ pub trait NotificationLog: Send + Sync {
 
     /// At most `limit` notifications with ids from `start`.
     fn select(&self, start: u64, limit: usize) -> Result<Vec<Notification>, ApplicationError>;
+
+    /// At most `limit` notifications with ids from `start` whose topic is one of `topics` (all
+    /// of them if `topics` is empty): the reference's `select(start, limit, topics=...)`.
+    /// Topics no stored event has match nothing.
+    ///
+    /// By default, reads pages of [`select`](Self::select) and keeps the matching ones; the
+    /// logs of this crate filter in the database (or, over HTTP, on the server).
+    fn select_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, ApplicationError> {
+        if topics.is_empty() {
+            return self.select(start, limit);
+        }
+        crate::persistence::filter_pages(start, limit, topics, |start| self.select(start, limit))
+    }
 }
 
 /// The notification log of an application in this process.
@@ -160,6 +178,20 @@ impl LocalNotificationLog {
         check_limit(limit, self.section_size)?;
         Ok(self.recorder.select_notifications(start, limit)?)
     }
+
+    /// At most `limit` notifications with ids from `start` whose topic is one of `topics`:
+    /// see [`NotificationLog::select_of`]. Filtered in the database.
+    pub fn select_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, ApplicationError> {
+        check_limit(limit, self.section_size)?;
+        Ok(self
+            .recorder
+            .select_notifications_of(start, limit, topics)?)
+    }
 }
 
 impl NotificationLog for LocalNotificationLog {
@@ -169,5 +201,14 @@ impl NotificationLog for LocalNotificationLog {
 
     fn select(&self, start: u64, limit: usize) -> Result<Vec<Notification>, ApplicationError> {
         LocalNotificationLog::select(self, start, limit)
+    }
+
+    fn select_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, ApplicationError> {
+        LocalNotificationLog::select_of(self, start, limit, topics)
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Two routes, both `GET`, both answering JSON:
 //!
-//! - `/notifications?start=N&limit=M`: at most `M` notifications from id `N`;
+//! - `/notifications?start=N&limit=M`: at most `M` notifications from id `N`; with
+//!   `&topics=T1,T2` (each topic percent-encoded), only those whose topic is one of them;
 //! - `/sections/FIRST,LAST`: the section "FIRST,LAST".
 //!
 //! It is plain HTTP/1.1 on `std::net`, one request per connection, meant for followers on a
@@ -188,16 +189,29 @@ fn handle(mut stream: TcpStream, service: &NotificationLogJsonService) -> io::Re
 fn route(path: &str, service: &NotificationLogJsonService) -> (u16, String) {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let result = if path == "/notifications" {
-        let param = |name: &str| {
+        let value = |name: &str| {
             query
                 .split('&')
                 .filter_map(|pair| pair.split_once('='))
                 .find(|(key, _)| *key == name)
-                .and_then(|(_, value)| value.parse::<u64>().ok())
+                .map(|(_, value)| value)
         };
-        match (param("start"), param("limit")) {
-            (Some(start), Some(limit)) => service.notifications_json(start, limit as usize),
-            _ => return (400, error_json("expected /notifications?start=N&limit=M")),
+        let number = |name: &str| value(name).and_then(|value| value.parse::<u64>().ok());
+        // Comma-separated, each percent-encoded (so a topic may contain a comma).
+        let topics: Vec<String> = value("topics")
+            .filter(|topics| !topics.is_empty())
+            .map(|topics| topics.split(',').map(percent_decode).collect())
+            .unwrap_or_default();
+        match (number("start"), number("limit")) {
+            (Some(start), Some(limit)) => {
+                service.notifications_json(start, limit as usize, &topics)
+            }
+            _ => {
+                return (
+                    400,
+                    error_json("expected /notifications?start=N&limit=M (and &topics=T1,T2)"),
+                )
+            }
         }
     } else if let Some(section_id) = path.strip_prefix("/sections/") {
         service.section_json(&percent_decode(section_id))
@@ -242,6 +256,20 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encodes what is not unreserved in a query value (`,` and `&` included).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 fn error_json(message: &str) -> String {
@@ -429,14 +457,33 @@ impl NotificationLogInterface for HttpNotificationLogInterface {
         self.get(&format!("/sections/{section_id}"))
     }
 
-    fn get_notifications(&self, start: u64, limit: usize) -> Result<String, ApplicationError> {
-        self.get(&format!("/notifications?start={start}&limit={limit}"))
+    fn get_notifications(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<String, ApplicationError> {
+        let mut path = format!("/notifications?start={start}&limit={limit}");
+        if !topics.is_empty() {
+            let topics: Vec<String> = topics.iter().map(|t| percent_encode(t)).collect();
+            path.push_str("&topics=");
+            path.push_str(&topics.join(","));
+        }
+        self.get(&path)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topics_survive_the_query_string() {
+        let topic = "bank:Account.Opened, v2&more%";
+        let encoded = percent_encode(topic);
+        assert!(!encoded.contains([',', '&', ' ']), "{encoded}");
+        assert_eq!(percent_decode(&encoded), topic);
+    }
 
     #[test]
     fn dechunks_bodies_and_refuses_malformed_ones() {

@@ -27,8 +27,15 @@ pub trait NotificationLogInterface: Send + Sync {
     /// The section `section_id` ("first,last") as JSON.
     fn get_log_section(&self, section_id: &str) -> Result<String, ApplicationError>;
 
-    /// At most `limit` notifications from `start`, as a JSON array.
-    fn get_notifications(&self, start: u64, limit: usize) -> Result<String, ApplicationError>;
+    /// At most `limit` notifications from `start` whose topic is one of `topics` (all of them
+    /// if `topics` is empty), as a JSON array: the reference's
+    /// `get_notifications(start, limit, topics=...)`.
+    fn get_notifications(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<String, ApplicationError>;
 }
 
 #[derive(Serialize, Deserialize)]
@@ -145,9 +152,15 @@ impl NotificationLogJsonService {
         serde_json::to_string(&json).map_err(|e| interface_error("can't encode a section", e))
     }
 
-    /// At most `limit` notifications from `start`, as a JSON array.
-    pub fn notifications_json(&self, start: u64, limit: usize) -> Result<String, ApplicationError> {
-        let notifications = self.log.select(start, limit)?;
+    /// At most `limit` notifications from `start` whose topic is one of `topics` (all of them
+    /// if `topics` is empty), as a JSON array.
+    pub fn notifications_json(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<String, ApplicationError> {
+        let notifications = self.log.select_of(start, limit, topics)?;
         let json: Vec<NotificationJson> =
             notifications.iter().map(NotificationJson::from).collect();
         serde_json::to_string(&json).map_err(|e| interface_error("can't encode notifications", e))
@@ -159,8 +172,13 @@ impl NotificationLogInterface for NotificationLogJsonService {
         self.section_json(section_id)
     }
 
-    fn get_notifications(&self, start: u64, limit: usize) -> Result<String, ApplicationError> {
-        self.notifications_json(start, limit)
+    fn get_notifications(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<String, ApplicationError> {
+        self.notifications_json(start, limit, topics)
     }
 }
 
@@ -201,7 +219,16 @@ impl<I: NotificationLogInterface> NotificationLog for NotificationLogJsonClient<
     }
 
     fn select(&self, start: u64, limit: usize) -> Result<Vec<Notification>, ApplicationError> {
-        let json = self.interface.get_notifications(start, limit)?;
+        self.select_of(start, limit, &[])
+    }
+
+    fn select_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, ApplicationError> {
+        let json = self.interface.get_notifications(start, limit, topics)?;
         let items: Vec<NotificationJson> = serde_json::from_str(&json)
             .map_err(|e| interface_error("invalid notifications JSON", e))?;
         items.into_iter().map(Notification::try_from).collect()

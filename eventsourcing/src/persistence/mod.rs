@@ -54,7 +54,7 @@ pub use factory::{FactoryError, InfrastructureFactory, Recorders};
 pub use lease::{Lease, LeaseGuard, MemoryLease};
 pub use mapper::{Mapper, SNAPSHOT_TOPIC};
 pub use position::Position;
-pub(crate) use recorder::check_identifier;
+pub(crate) use recorder::{check_identifier, filter_pages};
 pub use recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};
 pub use stored::{Notification, StoredEvent, Tracking};
 #[cfg(feature = "tokio")]

@@ -140,12 +140,12 @@ pub trait ApplicationRecorder: AggregateRecorder {
 
 /// The notifications of `topics` from `start`, at most `limit`, read a page at a time with
 /// `select` (which reads up to `limit` notifications from a position).
-pub(crate) fn filter_pages(
+pub(crate) fn filter_pages<E>(
     start: u64,
     limit: usize,
     topics: &[String],
-    mut select: impl FnMut(u64) -> Result<Vec<Notification>, PersistenceError>,
-) -> Result<Vec<Notification>, PersistenceError> {
+    mut select: impl FnMut(u64) -> Result<Vec<Notification>, E>,
+) -> Result<Vec<Notification>, E> {
     let mut found = Vec::new();
     let mut start = start;
     while found.len() < limit {
