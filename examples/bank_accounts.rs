@@ -4,9 +4,9 @@
 //! Amounts are [`rust_decimal::Decimal`]s, as the reference's are Python `Decimal`s. A decimal
 //! type earns its place here over integer cents: amounts are exact (no binary floating point),
 //! they keep the scale they were written with (`"150.00"`), equality ignores trailing zeros as
-//! the reference's assertions expect (`50.00 == 50`), and serde stores them as strings
-//! (`"amount":"200.00"`), which round-trip exactly, as the reference's `DecimalAsStr`
-//! transcoding does. Integer cents would fix every amount to one currency's minor unit and
+//! the reference's assertions expect (`50.00 == 50`), and they are stored as the reference's
+//! `DecimalAsStr` transcoding stores them (`{"_type_":"decimal_str","_data_":"200.00"}`, the
+//! library's `decimal` feature), which round-trips exactly. Integer cents would fix every amount to one currency's minor unit and
 //! push conversions into every call.
 //!
 //! The reference raises `AccountNotFoundError`, `AccountClosedError`, `InsufficientFundsError`

@@ -11,6 +11,7 @@ pub mod persistence;
 pub mod postgres;
 pub mod projection;
 pub mod registry;
+pub use domain::transcoding;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod system;

@@ -324,6 +324,35 @@ where
     variant.serialize_field(key, value)
 }
 
+/// Serialises one field of a type the reference transcodes (`Uuid`, `DateTime<Utc>`, ...) as
+/// the reference stores it (see `crate::transcoding`).
+pub fn serialize_transcoded_field<V, T>(
+    variant: &mut V,
+    key: &'static str,
+    value: &T,
+) -> Result<(), V::Error>
+where
+    V: serde::ser::SerializeStructVariant,
+    T: crate::transcoding::Transcoded,
+{
+    struct Field<'a, T>(&'a T);
+    impl<T: crate::transcoding::Transcoded> Serialize for Field<'_, T> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize_transcoded(serializer)
+        }
+    }
+    variant.serialize_field(key, &Field(value))
+}
+
+/// Deserialises one field of a type the reference transcodes, from either form.
+pub fn deserialize_transcoded_field<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: crate::transcoding::Transcoded,
+{
+    T::deserialize_transcoded(deserializer)
+}
+
 /// The aggregate's fields as a map, through its `Serialize` implementation.
 pub fn snapshot_state<A: Aggregate + Serialize>(aggregate: &A) -> Result<StateMap, DomainError> {
     crate::domain::Snapshot::state_of(aggregate)

@@ -113,8 +113,9 @@ backend_tests! {
         assert_closed(app.set_overdraft_limit(account_id1, d("500.00")), account_id1);
     }
 
-    /// Decimals are stored as strings, exactly, keep their scale, and compare ignoring
-    /// trailing zeros (as Python's `Decimal("50.00") == Decimal("50")`).
+    /// Decimals are stored as the reference stores them (`decimal_str`), exactly, keep their
+    /// scale, and compare ignoring trailing zeros (as Python's `Decimal("50.00") ==
+    /// Decimal("50")`).
     fn decimals_round_trip(backend) {
         let app = accounts(backend);
         let id = app.open_account("Alice", "alice@example.com").unwrap();
@@ -127,7 +128,10 @@ backend_tests! {
 
         let section = app.app().log().section("1,10").unwrap();
         let state: serde_json::Value = serde_json::from_slice(&section.items[1].state).unwrap();
-        assert_eq!(state["amount"], serde_json::json!("0.10"));
+        assert_eq!(
+            state["amount"],
+            serde_json::json!({"_type_": "decimal_str", "_data_": "0.10"})
+        );
         assert_eq!(state["transaction_id"], serde_json::Value::Null);
         let event: DomainEvent<BankAccountEvent> =
             app.app().mapper().to_domain_event(&section.items[1]).unwrap();

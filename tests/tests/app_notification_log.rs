@@ -189,7 +189,34 @@ backend_tests! {
             assert!(select(1, 10, &["counters:Cow.Born, with a comma".into()]).is_empty(), "{name}");
         }
         // The notifications are whole, whichever way they came.
-        assert_eq!(remote.select_of(1, 2, &[created.clone()]).unwrap(), log.select_of(1, 2, &[created]).unwrap());
+        assert_eq!(remote.select_of(1, 2, &[created.clone()]).unwrap(), log.select_of(1, 2, &[created.clone()]).unwrap());
+
+        // The reference's parameters of get_notifications: start optional, inclusive_of_start,
+        // stop.
+        let get = |query: &str| -> (u16, Vec<u64>) {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+            write!(stream, "GET /notifications?{query} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            let status = response[9..12].parse().unwrap();
+            let body = response.split_once("\r\n\r\n").unwrap().1;
+            let ids = match serde_json::from_str::<serde_json::Value>(body).unwrap() {
+                serde_json::Value::Array(items) => items.iter().map(|i| i["id"].as_u64().unwrap()).collect(),
+                _ => Vec::new(),
+            };
+            (status, ids)
+        };
+        assert_eq!(get("limit=3"), (200, vec![1, 2, 3]));
+        assert_eq!(get("start=&limit=2"), (200, vec![1, 2]));
+        assert_eq!(get("start=4&limit=3&inclusive_of_start=false"), (200, vec![5, 6, 7]));
+        assert_eq!(get("start=4&limit=3&inclusive_of_start=true"), (200, vec![4, 5, 6]));
+        assert_eq!(get("start=4&limit=10&stop=6"), (200, vec![4, 5, 6]));
+        let topic = eventsourcing::interface::http::percent_encode(&created);
+        assert_eq!(get(&format!("limit=10&stop=7&topics={topic}")), (200, vec![1, 4, 7]));
+        assert_eq!(get("start=1").0, 400, "limit is required");
+        assert_eq!(get("limit=2&inclusive_of_start=maybe").0, 400);
+        assert_eq!(get("limit=2&stop=-1").0, 400);
         server.stop();
     }
 

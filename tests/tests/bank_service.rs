@@ -104,10 +104,13 @@ service_tests! {
         assert_eq!(log.len(), 5);
         let (debit, credit) = (&log[3], &log[4]);
         assert_eq!((&debit["originator_id"], &credit["originator_id"]), (&json!(alice), &json!(bob)));
-        assert_eq!(debit["state"]["amount"], "-40.50");
-        assert_eq!(credit["state"]["amount"], "40.50");
-        assert_eq!(debit["state"]["transaction_id"], json!(transaction_id));
-        assert_eq!(credit["state"]["transaction_id"], json!(transaction_id));
+        // Stored as the reference's JSON transcoder stores decimals and UUIDs.
+        let decimal = |value: &str| json!({"_type_": "decimal_str", "_data_": value});
+        assert_eq!(debit["state"]["amount"], decimal("-40.50"));
+        assert_eq!(credit["state"]["amount"], decimal("40.50"));
+        let hex = json!({"_type_": "uuid_hex", "_data_": transaction_id.replace('-', "")});
+        assert_eq!(debit["state"]["transaction_id"], hex);
+        assert_eq!(credit["state"]["transaction_id"], hex);
 
         // Refused: beyond the balance (409), an unknown account (404), the same account
         // (422), a closed account (409). None saves anything.

@@ -402,6 +402,16 @@ fn dropped_inserts(native: bool) {
             ))
             .unwrap()
     };
+    // A tracking table of the reference's 9.1 shape, a row per record, which the recorder uses
+    // as it is: each batch's record can then be looked for (the 9.5 shape keeps the last).
+    pg::connect()
+        .unwrap()
+        .batch_execute(&format!(
+            "CREATE TABLE {}.tracking (application_name text, notification_id bigint, \
+             PRIMARY KEY (application_name, notification_id))",
+            schema.name()
+        ))
+        .unwrap();
     let recorder = open(settings.clone());
     // The same tables, with a new connection for each operation: inserts cut while connecting.
     settings.conn_max_age = Some(Duration::ZERO);
@@ -513,7 +523,7 @@ fn dropped_inserts(native: bool) {
         .collect();
     let (mut whole, mut none) = (0, 0);
     for (id, position, reported) in &batches {
-        let versions: Vec<i32> = snapshot
+        let versions: Vec<i64> = snapshot
             .query(
                 &format!(
                     "SELECT originator_version FROM {}.stored_events WHERE originator_id = $1 \

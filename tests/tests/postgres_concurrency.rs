@@ -280,7 +280,7 @@ fn two_processes_with_several_threads_each_save_to_one_application() {
     let mut stored: BTreeMap<(Uuid, u64), u64> = BTreeMap::new();
     for row in &rows {
         let id: Uuid = row.get(0);
-        let version: i32 = row.get(1);
+        let version: i64 = row.get(1);
         let notification_id: i64 = row.get(2);
         assert!(
             stored

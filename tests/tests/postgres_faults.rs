@@ -90,7 +90,7 @@ fn connection_pids(admin: &mut postgres::Client, application_name: &str) -> Hash
 }
 
 /// The versions stored for the aggregate `id`, read directly from the table.
-fn stored_versions(admin: &mut postgres::Client, schema: &TempSchema, id: Uuid) -> Vec<i32> {
+fn stored_versions(admin: &mut postgres::Client, schema: &TempSchema, id: Uuid) -> Vec<i64> {
     admin
         .query(
             &format!(
@@ -291,13 +291,13 @@ fn saves_while_the_server_kills_connections_repeatedly() {
 
     let mut admin = pg::connect().unwrap();
     let (mut ok, mut failed) = (0, Vec::new());
-    let mut expected: BTreeMap<Uuid, Vec<i32>> = BTreeMap::new();
+    let mut expected: BTreeMap<Uuid, Vec<i64>> = BTreeMap::new();
     for (aggregates, result) in results.iter().flatten() {
         match result {
             Ok(()) => {
                 ok += 1;
                 for (id, version) in aggregates {
-                    expected.insert(*id, (1..=*version as i32).collect());
+                    expected.insert(*id, (1..=*version as i64).collect());
                 }
             }
             Err(message) => {
@@ -440,7 +440,7 @@ fn a_server_that_goes_away_and_comes_back() {
         let error = app.repository().get::<World>(world.id()).unwrap_err();
         assert_eq!(persistence_error(error).kind(), ErrorKind::Operational);
         assert!(started.elapsed() < ERROR_BOUND);
-        let expected: Vec<i32> = (1..world.version() as i32).collect();
+        let expected: Vec<i64> = (1..world.version() as i64).collect();
         assert_eq!(stored_versions(&mut admin, &schema, world.id()), expected);
 
         // Back: the pending event saves.
@@ -449,7 +449,7 @@ fn a_server_that_goes_away_and_comes_back() {
             _ => proxy.set_blackhole(false),
         }
         app.save(&mut world).unwrap();
-        let expected: Vec<i32> = (1..=world.version() as i32).collect();
+        let expected: Vec<i64> = (1..=world.version() as i64).collect();
         assert_eq!(stored_versions(&mut admin, &schema, world.id()), expected);
         let copy: World = app.repository().get(world.id()).unwrap();
         assert_eq!(copy, world);

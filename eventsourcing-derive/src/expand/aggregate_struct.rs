@@ -64,6 +64,7 @@ pub(crate) fn aggregate_struct(args: TokenStream, mut item: ItemStruct) -> Token
     let uses_serde = derives_serialize || derives_deserialize;
     if uses_serde {
         check_snapshot_keys(named, &mut errors);
+        transcode_fields(&krate, named);
     }
     // `Debug` shows the user's fields and a short line for the metadata, so the derive is
     // replaced by an impl that does that.
@@ -260,6 +261,47 @@ fn check_snapshot_keys(named: &syn::FieldsNamed, errors: &mut Errors) {
             ));
         }
     }
+}
+
+/// Fields of UUIDs, datetimes and decimals (and `Option`s and `Vec`s of them) serialise
+/// through the runtime's `transcoding` module, as the reference's snapshots hold them; a field
+/// with serde's `with`, `serialize_with` or `deserialize_with` is left as its author wrote it.
+fn transcode_fields(krate: &TokenStream, named: &mut syn::FieldsNamed) {
+    let with = format!("{krate}::transcoding").replace(' ', "");
+    for field in &mut named.named {
+        if !super::transcoded::is_transcoded(&field.ty) || has_serde_with(&field.attrs) {
+            continue;
+        }
+        let with = syn::LitStr::new(&with, field.ty.span());
+        field.attrs.push(parse_quote!(#[serde(with = #with)]));
+        // Serde's own derive lets an `Option` field be missing; with `with`, only `default`
+        // does.
+        if super::transcoded::is_option(&field.ty) {
+            field.attrs.push(parse_quote!(#[serde(default)]));
+        }
+    }
+}
+
+/// Whether serde attributes on a field say how it serialises.
+fn has_serde_with(attrs: &[Attribute]) -> bool {
+    let mut found = false;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if ["with", "serialize_with", "deserialize_with"]
+                .iter()
+                .any(|name| meta.path.is_ident(name))
+            {
+                found = true;
+            }
+            if meta.input.peek(Token![=]) {
+                meta.value()?.parse::<proc_macro2::TokenStream>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.input.parse::<proc_macro2::Group>()?;
+            }
+            Ok(())
+        });
+    }
+    found
 }
 
 /// The keys of a snapshot's state besides the aggregate's fields (`domain::snapshot`).

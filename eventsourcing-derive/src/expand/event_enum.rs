@@ -8,6 +8,7 @@ use syn::Ident;
 
 use super::aggregate_impl::upcaster_paths;
 use super::serde_path_string;
+use super::transcoded::is_transcoded;
 use crate::ast::Kind;
 use crate::check::{Event, Model};
 
@@ -71,6 +72,9 @@ pub(super) fn expand(
     // it several times, from its internals). `Serialize` is implemented here rather than
     // derived, so that its error points at the argument too.
     let deserialize_with = format!("{krate}::__private::deserialize_field").replace(' ', "");
+    // Fields of UUIDs, datetimes and decimals are stored as the reference stores them.
+    let deserialize_transcoded =
+        format!("{krate}::__private::deserialize_transcoded_field").replace(' ', "");
     let variants = events.iter().map(|event| {
         let variant = &event.variant;
         let doc = format!(
@@ -89,7 +93,12 @@ pub(super) fn expand(
                 "The `{}` argument of `{struct_ident}::{method}`.",
                 syn::ext::IdentExt::unraw(ident)
             );
-            let de = syn::LitStr::new(&deserialize_with, ty.span());
+            let de = if is_transcoded(ty) {
+                &deserialize_transcoded
+            } else {
+                &deserialize_with
+            };
+            let de = syn::LitStr::new(de, ty.span());
             quote_spanned! {ty.span()=>
                 #[doc = #doc]
                 #[serde(deserialize_with = #de)]
@@ -105,7 +114,9 @@ pub(super) fn expand(
 
     let types = events.iter().zip(&topics.events).map(|(event, topic)| {
         let name = event.variant.to_string();
-        let created = (event.kind == Kind::Created).then(|| quote!(.created()));
+        let aggregate_topic = &topics.aggregate;
+        let created =
+            (event.kind == Kind::Created).then(|| quote!(.originator_topic(#aggregate_topic)));
         let version = (event.version > 1).then(|| {
             let version = event.version;
             let upcasters = upcaster_paths(model, &event.upcast);
@@ -134,8 +145,13 @@ pub(super) fn expand(
         let fields = event.fields.iter().map(|field| {
             let ident = &field.ident;
             let key = syn::ext::IdentExt::unraw(ident).to_string();
+            let serialize = if is_transcoded(&field.ty) {
+                quote!(serialize_transcoded_field)
+            } else {
+                quote!(serialize_field)
+            };
             quote_spanned! {field.ty.span()=>
-                #krate::__private::serialize_field(&mut variant, #key, #ident)?;
+                #krate::__private::#serialize(&mut variant, #key, #ident)?;
             }
         });
         quote! {

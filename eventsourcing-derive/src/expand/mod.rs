@@ -7,6 +7,7 @@
 mod aggregate_impl;
 mod aggregate_struct;
 mod event_enum;
+mod transcoded;
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::quote;

@@ -288,7 +288,7 @@ pub(crate) fn create<A: Aggregate>(
     event: A::Event,
     sealed: &mut Sealed,
 ) -> Result<A, ApplyError> {
-    let timestamp = Utc::now();
+    let timestamp = super::timestamp::now();
     let mut aggregate = A::construct(id, event.clone(), sealed)?;
     *aggregate.meta_mut(sealed) = AggregateMeta::created(DomainEvent {
         originator_id: id,

@@ -237,6 +237,10 @@ pub struct EventType {
     pub upcasters: &'static [Upcaster],
     /// Whether this is the event that creates the aggregate.
     pub created: bool,
+    /// The aggregate's topic, which the created event's stored state carries as
+    /// `originator_topic` (the reference library reads it to know what to construct). When
+    /// `None`, it is the created event's topic without its last `.Name`.
+    pub originator_topic: Option<&'static str>,
 }
 
 impl EventType {
@@ -249,7 +253,29 @@ impl EventType {
             version: 1,
             upcasters: &[],
             created: false,
+            originator_topic: None,
         }
+    }
+
+    /// The same type, as the created event of the aggregate whose topic is `topic`.
+    pub const fn originator_topic(mut self, topic: &'static str) -> Self {
+        self.created = true;
+        self.originator_topic = Some(topic);
+        self
+    }
+
+    /// The topic of the aggregate this event belongs to, as a created event stores it: the
+    /// declared [`originator_topic`](EventType::originator_topic), or this event's topic
+    /// without its last `.Name` (`dogs:Dog.Registered` → `dogs:Dog`).
+    pub fn aggregate_topic(&self) -> &'static str {
+        self.originator_topic.unwrap_or_else(|| {
+            let topic = self.topic;
+            let name_start = topic.find(':').map_or(0, |colon| colon + 1);
+            match topic[name_start..].rfind('.') {
+                Some(dot) => &topic[..name_start + dot],
+                None => topic,
+            }
+        })
     }
 
     /// The same type, as the aggregate's created event.
@@ -282,6 +308,7 @@ impl fmt::Debug for EventType {
             .field("version", &self.version)
             .field("upcasters", &self.upcasters.len())
             .field("created", &self.created)
+            .field("originator_topic", &self.originator_topic)
             .finish()
     }
 }
@@ -296,6 +323,7 @@ impl PartialEq for EventType {
             && self.version == other.version
             && self.upcasters.len() == other.upcasters.len()
             && self.created == other.created
+            && (!self.created || self.aggregate_topic() == other.aggregate_topic())
     }
 }
 

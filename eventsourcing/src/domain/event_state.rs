@@ -1,6 +1,6 @@
 //! An event's stored state, for event enums that derive serde's `Serialize` and `Deserialize`:
-//! the map `{"timestamp": ..., <the variant's fields>..., "class_version": N}` that the
-//! reference library stores, written and read straight through the enum's own serde impls.
+//! the map `{"timestamp": ..., ["originator_topic": ...,] <the variant's fields>...,
+//! "class_version": N}` that the reference library stores, written and read straight through the enum's own serde impls.
 //!
 //! Serde represents a variant as its name and its content (externally tagged); the stored
 //! state has no name (the topic stored beside it says which event it is) and carries the
@@ -29,9 +29,18 @@ use super::timestamp::{StoredTimestamp, TimestampSeed};
 const TIMESTAMP: &str = "timestamp";
 /// The key of an event's class version in its stored state (present when above 1).
 const CLASS_VERSION: &str = "class_version";
+/// The key of the aggregate's topic in the stored state of a created event (reference format).
+const ORIGINATOR_TOPIC: &str = "originator_topic";
 
 /// Serialises an event's stored state through the enum's `Serialize` impl: `timestamp` first,
-/// then the variant's fields, then `class_version` if the event type's version is above 1.
+/// then (for the created event, in the reference's format) `originator_topic`, then the
+/// variant's fields, then `class_version` if the event type's version is above 1.
+///
+/// Inside [`with_reference_format`](super::transcoding::with_reference_format), as
+/// [`JsonTranscoder`](crate::persistence::JsonTranscoder) runs it, the timestamp is written as
+/// the reference writes datetimes and the created event carries the aggregate's topic; a
+/// hand-written enum's fields of UUIDs or datetimes need
+/// `#[serde(with = "eventsourcing::transcoding")]` to be written as the reference writes them.
 ///
 /// The enum's variants must have named fields (`TrickAdded { trick: String }`), no fields
 /// (`Closed`), or be a newtype of a struct with named fields (`Opened(Opened)`); serde's
@@ -47,10 +56,15 @@ where
     E: AggregateEvent,
     S: Serializer,
 {
+    let event_type = event.event_type();
+    // The reference library constructs the aggregate from the topic its created event carries.
+    let originator_topic = (event_type.created && super::transcoding::is_reference_format())
+        .then(|| event_type.aggregate_topic());
     event.serialize(StateSerializer {
         inner: serializer,
         timestamp,
-        class_version: event.event_type().version,
+        originator_topic,
+        class_version: event_type.version,
     })
 }
 
@@ -139,6 +153,8 @@ fn not_an_event<E: ser::Error>(what: &str) -> E {
 struct StateSerializer<'t, S> {
     inner: S,
     timestamp: &'t DateTime<Utc>,
+    /// The aggregate's topic, written after the timestamp of a created event.
+    originator_topic: Option<&'static str>,
     class_version: u32,
 }
 
@@ -146,9 +162,13 @@ impl<'t, S: Serializer> StateSerializer<'t, S> {
     /// Opens the stored state's map for `fields` fields, and writes the timestamp.
     #[inline]
     fn open(self, name: &'static str, fields: usize) -> Result<StateFields<S>, S::Error> {
-        let extra = 1 + usize::from(self.class_version > 1);
+        let extra =
+            1 + usize::from(self.originator_topic.is_some()) + usize::from(self.class_version > 1);
         let mut state = self.inner.serialize_struct(name, fields + extra)?;
         state.serialize_field(TIMESTAMP, &StoredTimestamp(self.timestamp))?;
+        if let Some(topic) = self.originator_topic {
+            state.serialize_field(ORIGINATOR_TOPIC, topic)?;
+        }
         Ok(StateFields {
             state,
             class_version: self.class_version,

@@ -14,6 +14,7 @@ mod picked_keys;
 mod sealed;
 mod snapshot;
 pub(crate) mod timestamp;
+pub mod transcoding;
 
 pub use aggregate::{Aggregate, AggregateMeta};
 pub use error::{ApplyError, BoxError, DomainError, VersionError};

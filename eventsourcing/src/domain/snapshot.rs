@@ -107,7 +107,7 @@ impl Snapshot {
         Ok(Snapshot {
             originator_id: aggregate.id(),
             originator_version: aggregate.version(),
-            timestamp: Utc::now(),
+            timestamp: super::timestamp::now(),
             topic: A::TOPIC.to_string(),
             state,
         })
@@ -172,7 +172,9 @@ impl Snapshot {
     pub fn state_of<A: Aggregate + serde::Serialize>(
         aggregate: &A,
     ) -> Result<Map<String, Value>, DomainError> {
-        match serde_json::to_value(aggregate) {
+        // In the reference's form, so that the map keeps which values are UUIDs, datetimes or
+        // decimals, as the reference library's snapshots do.
+        match super::transcoding::with_reference_format(|| serde_json::to_value(aggregate)) {
             Ok(Value::Object(state)) => Ok(state),
             Ok(other) => Err(invalid::<A>(format!("serialised to {other}, not a map"))),
             Err(e) => Err(invalid::<A>(e.to_string())),
@@ -188,7 +190,10 @@ fn invalid<A: Aggregate>(message: String) -> DomainError {
 }
 
 fn timestamp_value<A: Aggregate>(timestamp: DateTime<Utc>) -> Result<Value, DomainError> {
-    serde_json::to_value(timestamp).map_err(|e| invalid::<A>(e.to_string()))
+    super::transcoding::with_reference_format(|| {
+        serde_json::to_value(super::timestamp::StoredTimestamp(&timestamp))
+    })
+    .map_err(|e| invalid::<A>(e.to_string()))
 }
 
 fn take_timestamp<A: Aggregate>(
@@ -198,7 +203,8 @@ fn take_timestamp<A: Aggregate>(
     let value = state
         .remove(key)
         .ok_or_else(|| invalid::<A>(format!("{key} is missing")))?;
-    serde_json::from_value(value).map_err(|e| invalid::<A>(format!("{key}: {e}")))
+    serde::de::DeserializeSeed::deserialize(TimestampSeed, value)
+        .map_err(|e| invalid::<A>(format!("{key}: {e}")))
 }
 
 /// Restores an aggregate straight from a stored snapshot's serialised form — the map

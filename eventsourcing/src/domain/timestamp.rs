@@ -1,31 +1,39 @@
-//! Event timestamps: how the next one is chosen, and how they are stored — RFC 3339 in UTC,
-//! such as `2021-10-08T10:00:00.123456789Z`.
+//! Event timestamps: how the next one is chosen, and how they are stored.
 //!
-//! Every stored event carries one, so they are written and read here without chrono's
-//! general-purpose formatter and parser (which were a tenth of the time of encoding an event).
-//! The text is what chrono writes (`SecondsFormat::AutoSi` with a `Z`: 0, 3, 6 or 9 fraction
-//! digits), and anything chrono's RFC 3339 parser accepts is read.
-
-use std::fmt;
+//! Stored state written in the reference's format holds them as Python's `isoformat()` writes
+//! a UTC datetime, `2021-10-08T10:00:00.123456+00:00`, inside
+//! `{"_type_":"datetime_iso","_data_":...}`; the compact format as RFC 3339 text with a `Z`
+//! (what chrono writes, `SecondsFormat::AutoSi`: 0, 3, 6 or 9 fraction digits). Every stored
+//! event carries one, so they are written and read here without chrono's general-purpose
+//! formatter and parser (which were a tenth of the time of encoding an event); anything
+//! chrono's RFC 3339 parser accepts is read, and so is a datetime without an offset (as UTC).
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
-use serde::de::{self, Visitor};
+use serde::de;
 use serde::{Deserializer, Serialize, Serializer};
 
 /// The timestamp of an aggregate's next event: now, or just after `previous` if the clock has
 /// not moved past it, so that an aggregate's timestamps strictly increase (the reference's
-/// `modified_on > created_on` assertions rely on it).
+/// `modified_on > created_on` assertions rely on it). Whole microseconds, as Python's
+/// datetimes are, so that a timestamp read back by the reference library is the same instant.
 pub(crate) fn next_timestamp(previous: DateTime<Utc>) -> DateTime<Utc> {
-    let now = Utc::now();
+    let now = now();
     if now > previous {
         now
     } else {
-        previous + TimeDelta::nanoseconds(1)
+        previous + TimeDelta::microseconds(1)
     }
 }
 
-/// The longest timestamp written: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
-const MAX_LEN: usize = 30;
+/// The current time, in whole microseconds.
+pub(crate) fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    let extra = i64::from(now.timestamp_subsec_nanos() % 1_000);
+    now - TimeDelta::nanoseconds(extra)
+}
+
+/// The longest timestamp written: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+00:00`.
+const MAX_LEN: usize = 35;
 
 /// Writes `value` as `digits` decimal digits at `at`, two digits at a time.
 fn put(buffer: &mut [u8; MAX_LEN], at: usize, mut value: u32, digits: usize) {
@@ -46,8 +54,17 @@ fn put(buffer: &mut [u8; MAX_LEN], at: usize, mut value: u32, digits: usize) {
     }
 }
 
+/// How a timestamp's text ends.
+#[derive(Clone, Copy, PartialEq)]
+enum Style {
+    /// RFC 3339 with `Z`, 0, 3, 6 or 9 fraction digits (chrono's `AutoSi`).
+    Rfc3339,
+    /// Python's `isoformat()` of a UTC datetime: 0 or 6 digits (9 for nanoseconds), `+00:00`.
+    Iso,
+}
+
 /// Writes `timestamp` into `buffer`; `None` for a year outside 0..=9999.
-fn format(timestamp: &DateTime<Utc>, buffer: &mut [u8; MAX_LEN]) -> Option<usize> {
+fn format(timestamp: &DateTime<Utc>, buffer: &mut [u8; MAX_LEN], style: Style) -> Option<usize> {
     // The calendar fields of the naive value: each accessor of a `DateTime` would convert it
     // again.
     let naive = timestamp.naive_utc();
@@ -74,7 +91,7 @@ fn format(timestamp: &DateTime<Utc>, buffer: &mut [u8; MAX_LEN]) -> Option<usize
     put(buffer, 17, second, 2);
     let (value, digits) = if nanos == 0 {
         (0, 0)
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos % 1_000_000 == 0 && style == Style::Rfc3339 {
         (nanos / 1_000_000, 3)
     } else if nanos % 1_000 == 0 {
         (nanos / 1_000, 6)
@@ -87,21 +104,47 @@ fn format(timestamp: &DateTime<Utc>, buffer: &mut [u8; MAX_LEN]) -> Option<usize
         put(buffer, 20, value, digits);
         len = 20 + digits;
     }
-    buffer[len] = b'Z';
-    Some(len + 1)
+    match style {
+        Style::Rfc3339 => {
+            buffer[len] = b'Z';
+            Some(len + 1)
+        }
+        Style::Iso => {
+            buffer[len..len + 6].copy_from_slice(b"+00:00");
+            Some(len + 6)
+        }
+    }
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, or anything else RFC 3339 allows (through chrono).
+/// Appends `timestamp` as Python's `isoformat()` writes it (`2021-10-08T10:00:00.123456+00:00`).
+pub(crate) fn write_iso(timestamp: &DateTime<Utc>, out: &mut String) {
+    let mut buffer = [0u8; MAX_LEN];
+    match format(timestamp, &mut buffer, Style::Iso).map(|len| std::str::from_utf8(&buffer[..len]))
+    {
+        Some(Ok(text)) => out.push_str(text),
+        // A year outside 0..=9999, which Python can't hold either.
+        _ => out.push_str(&timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+    }
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]` followed by `Z`, `+00:00` or nothing (UTC), or
+/// anything else RFC 3339 allows (through chrono).
 pub(crate) fn parse(text: &str) -> Option<DateTime<Utc>> {
-    parse_utc(text.as_bytes()).or_else(|| {
+    let bytes = text.as_bytes();
+    let utc = bytes
+        .strip_suffix(b"Z")
+        .or_else(|| bytes.strip_suffix(b"+00:00"))
+        .unwrap_or(bytes);
+    parse_utc(utc).or_else(|| {
         DateTime::parse_from_rfc3339(text)
             .ok()
             .map(|t| t.with_timezone(&Utc))
     })
 }
 
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]`, a UTC time.
 fn parse_utc(bytes: &[u8]) -> Option<DateTime<Utc>> {
-    if bytes.len() < 20 || bytes.last() != Some(&b'Z') {
+    if bytes.len() < 19 {
         return None;
     }
     let number = |range: std::ops::Range<usize>| -> Option<u32> {
@@ -113,11 +156,11 @@ fn parse_utc(bytes: &[u8]) -> Option<DateTime<Utc>> {
     if separators.iter().any(|&(at, byte)| bytes[at] != byte) {
         return None;
     }
-    let fraction = &bytes[19..bytes.len() - 1];
+    let fraction = &bytes[19..];
     let nanos = match fraction {
         [] => 0,
         [b'.', digits @ ..] if !digits.is_empty() && digits.len() <= 9 => {
-            let value = number(20..bytes.len() - 1)?;
+            let value = number(20..bytes.len())?;
             value * 10u32.pow(9 - digits.len() as u32)
         }
         _ => return None,
@@ -132,13 +175,13 @@ fn parse_utc(bytes: &[u8]) -> Option<DateTime<Utc>> {
     Some(time.and_utc())
 }
 
-/// Serialises a timestamp as its RFC 3339 text.
-pub(crate) fn serialize<S: Serializer>(
+/// Serialises a timestamp as its RFC 3339 text (the compact format, and serde's plain form).
+pub(crate) fn serialize_rfc3339<S: Serializer>(
     timestamp: &DateTime<Utc>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let mut buffer = [0u8; MAX_LEN];
-    match format(timestamp, &mut buffer) {
+    match format(timestamp, &mut buffer, Style::Rfc3339) {
         // The buffer holds only ASCII digits and separators.
         Some(len) => match std::str::from_utf8(&buffer[..len]) {
             Ok(text) => serializer.serialize_str(text),
@@ -148,45 +191,26 @@ pub(crate) fn serialize<S: Serializer>(
     }
 }
 
-/// Deserialises a timestamp from its RFC 3339 text.
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<DateTime<Utc>, D::Error> {
-    struct TimestampVisitor;
-
-    impl Visitor<'_> for TimestampVisitor {
-        type Value = DateTime<Utc>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an RFC 3339 timestamp")
-        }
-
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<DateTime<Utc>, E> {
-            parse(text).ok_or_else(|| E::custom(format!("invalid timestamp {text:?}")))
-        }
-    }
-
-    deserializer.deserialize_str(TimestampVisitor)
-}
-
-/// A timestamp that serialises with [`serialize`].
+/// An event's or a snapshot's timestamp, serialising as stored state holds it: in the
+/// reference's form inside [`with_reference_format`](crate::transcoding::with_reference_format),
+/// else as RFC 3339 text.
 pub(crate) struct StoredTimestamp<'a>(pub(crate) &'a DateTime<Utc>);
 
 impl Serialize for StoredTimestamp<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize(self.0, serializer)
+        crate::transcoding::serialize(self.0, serializer)
     }
 }
 
-/// A stored timestamp, as a [`serde::de::DeserializeSeed`] (for the deserializers that pick a
-/// timestamp out of stored state).
+/// A stored timestamp in either form, as a [`serde::de::DeserializeSeed`] (for the
+/// deserializers that pick a timestamp out of stored state).
 pub(crate) struct TimestampSeed;
 
 impl<'de> de::DeserializeSeed<'de> for TimestampSeed {
     type Value = DateTime<Utc>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<DateTime<Utc>, D::Error> {
-        deserialize(deserializer)
+        crate::transcoding::deserialize(deserializer)
     }
 }
 
@@ -198,7 +222,7 @@ mod tests {
 
     fn check(timestamp: DateTime<Utc>) {
         let mut buffer = [0u8; MAX_LEN];
-        let len = format(&timestamp, &mut buffer).unwrap();
+        let len = format(&timestamp, &mut buffer, Style::Rfc3339).unwrap();
         let text = std::str::from_utf8(&buffer[..len]).unwrap();
         assert_eq!(text, timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true));
         assert_eq!(parse(text), Some(timestamp));
@@ -222,11 +246,35 @@ mod tests {
     }
 
     #[test]
+    fn writes_what_python_isoformat_writes() {
+        let base = Utc.with_ymd_and_hms(2021, 10, 8, 10, 0, 0).unwrap();
+        for (nanos, text) in [
+            (0, "2021-10-08T10:00:00+00:00"),
+            (180_000_000, "2021-10-08T10:00:00.180000+00:00"),
+            (123_456_000, "2021-10-08T10:00:00.123456+00:00"),
+            (123_456_789, "2021-10-08T10:00:00.123456789+00:00"),
+        ] {
+            let timestamp = base + TimeDelta::nanoseconds(nanos);
+            let mut out = String::new();
+            write_iso(&timestamp, &mut out);
+            assert_eq!(out, text);
+            assert_eq!(parse(text), Some(timestamp));
+        }
+        assert_eq!(now().timestamp_subsec_nanos() % 1_000, 0);
+        let previous = now() + TimeDelta::seconds(60);
+        assert_eq!(
+            next_timestamp(previous),
+            previous + TimeDelta::microseconds(1)
+        );
+    }
+
+    #[test]
     fn reads_other_rfc3339_forms() {
         let expected = Utc.with_ymd_and_hms(2021, 10, 8, 10, 0, 0).unwrap();
         assert_eq!(parse("2021-10-08T12:00:00+02:00"), Some(expected));
         assert_eq!(parse("2021-10-08T10:00:00.000000Z"), Some(expected));
         assert_eq!(parse("2021-10-08 10:00:00Z"), Some(expected));
+        assert_eq!(parse("2021-10-08T10:00:00"), Some(expected));
         assert_eq!(parse("2021-13-08T10:00:00Z"), None);
         assert_eq!(parse("yesterday"), None);
     }

@@ -3,7 +3,10 @@
 //! Two routes, both `GET`, both answering JSON:
 //!
 //! - `/notifications?start=N&limit=M`: at most `M` notifications from id `N`; with
-//!   `&topics=T1,T2` (each topic percent-encoded), only those whose topic is one of them;
+//!   `&topics=T1,T2` (each topic percent-encoded), only those whose topic is one of them. The
+//!   reference's other parameters of `get_notifications` are accepted too: `start` may be left
+//!   out (the start of the log), `&inclusive_of_start=false` begins after `N`, `&stop=S` ends
+//!   at id `S`;
 //! - `/sections/FIRST,LAST`: the section "FIRST,LAST".
 //!
 //! It is plain HTTP/1.1 on `std::net`, one request per connection, meant for followers on a
@@ -186,6 +189,62 @@ fn handle(mut stream: TcpStream, service: &NotificationLogJsonService) -> io::Re
     respond(&mut stream, status, &body)
 }
 
+/// The parameters of `/notifications`, as the reference's `get_notifications` takes them.
+struct NotificationsQuery {
+    /// The first id asked for; `None` for the start of the log.
+    start: Option<u64>,
+    limit: usize,
+    /// The last id wanted, if any.
+    stop: Option<u64>,
+    /// Whether `start` itself may be returned (the default), or only ids after it.
+    inclusive_of_start: bool,
+}
+
+impl NotificationsQuery {
+    const USAGE: &'static str = "expected /notifications?limit=M, optionally with &start=N, \
+         &stop=N, &inclusive_of_start=false and &topics=T1,T2";
+
+    fn parse<'q>(value: &impl Fn(&str) -> Option<&'q str>) -> Result<Self, String> {
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            match value(name).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(text) => text.parse::<u64>().map(Some).map_err(|_| {
+                    format!(
+                        "{name}={text:?} is not a non-negative integer; {}",
+                        Self::USAGE
+                    )
+                }),
+            }
+        };
+        let limit = number("limit")?.ok_or_else(|| Self::USAGE.to_string())?;
+        let inclusive_of_start = match value("inclusive_of_start") {
+            None | Some("true" | "True" | "1") => true,
+            Some("false" | "False" | "0") => false,
+            Some(other) => {
+                return Err(format!(
+                    "inclusive_of_start={other:?} is not true or false; {}",
+                    Self::USAGE
+                ))
+            }
+        };
+        Ok(NotificationsQuery {
+            start: number("start")?,
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            stop: number("stop")?,
+            inclusive_of_start,
+        })
+    }
+
+    /// The first id to select.
+    fn first(&self) -> u64 {
+        match self.start {
+            None => 1,
+            Some(start) if self.inclusive_of_start => start,
+            Some(start) => start.saturating_add(1),
+        }
+    }
+}
+
 fn route(path: &str, service: &NotificationLogJsonService) -> (u16, String) {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let result = if path == "/notifications" {
@@ -196,22 +255,16 @@ fn route(path: &str, service: &NotificationLogJsonService) -> (u16, String) {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| value)
         };
-        let number = |name: &str| value(name).and_then(|value| value.parse::<u64>().ok());
         // Comma-separated, each percent-encoded (so a topic may contain a comma).
         let topics: Vec<String> = value("topics")
             .filter(|topics| !topics.is_empty())
             .map(|topics| topics.split(',').map(percent_decode).collect())
             .unwrap_or_default();
-        match (number("start"), number("limit")) {
-            (Some(start), Some(limit)) => {
-                service.notifications_json(start, limit as usize, &topics)
+        match NotificationsQuery::parse(&value) {
+            Ok(query) => {
+                service.notifications_json_until(query.first(), query.limit, query.stop, &topics)
             }
-            _ => {
-                return (
-                    400,
-                    error_json("expected /notifications?start=N&limit=M (and &topics=T1,T2)"),
-                )
-            }
+            Err(message) => return (400, error_json(&message)),
         }
     } else if let Some(section_id) = path.strip_prefix("/sections/") {
         service.section_json(&percent_decode(section_id))
@@ -258,8 +311,14 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Percent-encodes what is not unreserved in a query value (`,` and `&` included).
-fn percent_encode(text: &str) -> String {
+/// Percent-encodes what is not unreserved in a query value (`,` and `&` included): how a topic
+/// goes into `/notifications?...&topics=`.
+///
+/// ```
+/// use eventsourcing::interface::http::percent_encode;
+/// assert_eq!(percent_encode("dogs:Dog.Registered"), "dogs%3ADog.Registered");
+/// ```
+pub fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {

@@ -160,7 +160,22 @@ impl NotificationLogJsonService {
         limit: usize,
         topics: &[String],
     ) -> Result<String, ApplicationError> {
-        let notifications = self.log.select_of(start, limit, topics)?;
+        self.notifications_json_until(start, limit, None, topics)
+    }
+
+    /// As [`notifications_json`](Self::notifications_json), without the notifications after
+    /// id `stop` (the reference's `stop`).
+    pub fn notifications_json_until(
+        &self,
+        start: u64,
+        limit: usize,
+        stop: Option<u64>,
+        topics: &[String],
+    ) -> Result<String, ApplicationError> {
+        let mut notifications = self.log.select_of(start, limit, topics)?;
+        if let Some(stop) = stop {
+            notifications.retain(|n| n.id <= stop);
+        }
         let json: Vec<NotificationJson> =
             notifications.iter().map(NotificationJson::from).collect();
         serde_json::to_string(&json).map_err(|e| interface_error("can't encode notifications", e))

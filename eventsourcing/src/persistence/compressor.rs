@@ -27,9 +27,28 @@ pub trait Compressor: Send + Sync {
 /// assert!(compressed.len() < data.len());
 /// assert_eq!(zlib.decompress(&compressed).unwrap(), data);
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+///
+/// Decompressing stops with an error past [`DEFAULT_MAX_DECOMPRESSED_LEN`] bytes (or the bound
+/// set with [`with_max_decompressed_len`](ZlibCompressor::with_max_decompressed_len)), so that
+/// a damaged or forged state can't make a reader allocate without bound (a few kilobytes of
+/// zlib can stand for gigabytes).
+#[derive(Debug, Clone, Copy)]
 pub struct ZlibCompressor {
     level: Compression,
+    max_decompressed_len: usize,
+}
+
+/// The most bytes a [`ZlibCompressor`] decompresses one state to, unless told otherwise:
+/// 64 MiB, far above any event's state.
+pub const DEFAULT_MAX_DECOMPRESSED_LEN: usize = 64 << 20;
+
+impl Default for ZlibCompressor {
+    fn default() -> Self {
+        ZlibCompressor {
+            level: Compression::default(),
+            max_decompressed_len: DEFAULT_MAX_DECOMPRESSED_LEN,
+        }
+    }
 }
 
 impl ZlibCompressor {
@@ -37,7 +56,23 @@ impl ZlibCompressor {
     pub fn with_level(level: u32) -> Self {
         ZlibCompressor {
             level: Compression::new(level.min(9)),
+            ..ZlibCompressor::default()
         }
+    }
+
+    /// The same compressor, refusing to decompress a state to more than `max` bytes.
+    ///
+    /// ```
+    /// use eventsourcing::persistence::{Compressor, ZlibCompressor};
+    ///
+    /// let zlib = ZlibCompressor::default().with_max_decompressed_len(1000);
+    /// let bomb = zlib.compress(&[0; 100_000]).unwrap();
+    /// assert!(bomb.len() < 200);
+    /// assert!(zlib.decompress(&bomb).is_err());
+    /// ```
+    pub fn with_max_decompressed_len(mut self, max: usize) -> Self {
+        self.max_decompressed_len = max;
+        self
     }
 }
 
@@ -90,7 +125,8 @@ impl Compressor for ZlibCompressor {
                 }
                 None => slot.insert(Decompress::new(true)),
             };
-            let mut out = Vec::with_capacity(data.len().saturating_mul(4).max(64));
+            let max = self.max_decompressed_len;
+            let mut out = Vec::with_capacity(data.len().saturating_mul(4).clamp(64, max.max(64)));
             loop {
                 let consumed = decompress.total_in() as usize;
                 let before = (consumed, out.len());
@@ -98,6 +134,12 @@ impl Compressor for ZlibCompressor {
                     .decompress_vec(&data[consumed..], &mut out, FlushDecompress::None)
                     .map_err(io_error)?;
                 match status {
+                    Status::StreamEnd if out.len() > max => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("the zlib stream decompresses to more than {max} bytes"),
+                        ));
+                    }
                     Status::StreamEnd => {
                         if decompress.total_in() as usize != data.len() {
                             return Err(io::Error::new(
@@ -107,7 +149,15 @@ impl Compressor for ZlibCompressor {
                         }
                         return Ok(out);
                     }
-                    _ if out.len() == out.capacity() => out.reserve(out.capacity()),
+                    _ if out.len() > max => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("the zlib stream decompresses to more than {max} bytes"),
+                        ));
+                    }
+                    _ if out.len() == out.capacity() => {
+                        out.reserve_exact(out.capacity().min(max + 1 - out.len()))
+                    }
                     _ if (decompress.total_in() as usize, out.len()) == before => {
                         return Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,

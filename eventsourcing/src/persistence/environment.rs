@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use super::{AesCipher, Cipher, Compressor, Mapper, Transcoder, ZlibCompressor};
 
-/// The cipher: `eventsourcing.cipher:AESCipher` (the default when `CIPHER_KEY` is set).
+/// The cipher: `eventsourcing.cipher:AESCipher` (the default when `CIPHER_KEY` is set) or
+/// `eventsourcing.cryptography:AESCipher` (the same AES-GCM layout).
 pub const CIPHER_TOPIC: &str = "CIPHER_TOPIC";
 /// The cipher key: base64 of 16, 24 or 32 bytes (see `AesCipher::create_key`).
 pub const CIPHER_KEY: &str = "CIPHER_KEY";
@@ -269,7 +270,12 @@ fn cipher(env: &Environment) -> Result<Option<Arc<dyn Cipher>>, ConfigError> {
         (_, Some(key)) => key,
     };
     match topic.unwrap_or("eventsourcing.cipher:AESCipher") {
-        "eventsourcing.cipher:AESCipher" | "AESCipher" | "aes" | "aes-gcm" => {
+        // The reference has two AES-GCM ciphers (PyCryptodome, `cryptography`), one layout.
+        "eventsourcing.cipher:AESCipher"
+        | "eventsourcing.cryptography:AESCipher"
+        | "AESCipher"
+        | "aes"
+        | "aes-gcm" => {
             let cipher = AesCipher::new(key)
                 .map_err(|e| ConfigError::new(env.name_of(CIPHER_KEY), e.to_string()))?;
             Ok(Some(Arc::new(cipher)))

@@ -89,6 +89,7 @@ impl<T: Transcoder> fmt::Debug for Mapper<T> {
 /// A snapshot's stored state: when it was taken, the aggregate's topic, its state.
 #[derive(Serialize, Deserialize)]
 struct SnapshotState<'a> {
+    #[serde(with = "crate::transcoding")]
     timestamp: DateTime<Utc>,
     topic: Cow<'a, str>,
     state: Map<String, Value>,

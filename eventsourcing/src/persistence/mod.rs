@@ -42,7 +42,7 @@ pub use async_recorder::{
 pub use bridge::Bridge;
 pub use cipher::{AesCipher, Cipher};
 pub use commit_signal::{CommitSignal, SubscriberGuard};
-pub use compressor::{Compressor, ZlibCompressor};
+pub use compressor::{Compressor, ZlibCompressor, DEFAULT_MAX_DECOMPRESSED_LEN};
 pub use environment::{
     strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
 };
@@ -57,10 +57,11 @@ pub use position::Position;
 pub(crate) use recorder::{check_identifier, filter_pages};
 pub use recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};
 pub use stored::{Notification, StoredEvent, Tracking};
+pub(crate) use stored::{TrackingShape, MIGRATION_ROW};
 #[cfg(feature = "tokio")]
 pub use subscription::AsyncSubscription;
 pub use subscription::{
     Subscription, SubscriptionStopper, POLL_INTERVAL, RECHECK_INTERVAL, SUBSCRIPTION_PAGE,
 };
-pub use transcoder::{JsonTranscoder, Transcoder, TranscodingError};
+pub use transcoder::{CompactJsonTranscoder, JsonTranscoder, Transcoder, TranscodingError};
 pub use view::{View, ViewError};

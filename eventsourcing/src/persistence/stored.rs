@@ -68,3 +68,20 @@ impl Tracking {
         }
     }
 }
+
+/// The row that marks a tracking table of the reference's 9.5 shape (`('__migration__', 1)`).
+pub(crate) const MIGRATION_ROW: &str = "__migration__";
+
+/// How a tracking table keeps an application's position: the reference library changed it in
+/// 9.5, and both shapes are found in stores. A table this library creates has the 9.5 shape,
+/// as the reference's newest release creates it (and would otherwise rename and migrate ours);
+/// a table of either shape that exists is used as it is, never migrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrackingShape {
+    /// One row per upstream application, updated in place (primary key `application_name`;
+    /// the reference's 9.5 shape, with a `__migration__` row).
+    SingleRow,
+    /// One row per processed notification (primary key `(application_name,
+    /// notification_id)`; the reference's 9.1 shape).
+    MultiRow,
+}

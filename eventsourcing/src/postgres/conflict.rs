@@ -52,15 +52,15 @@ async fn first_conflict(
     events: &[StoredEvent],
 ) -> Option<(Uuid, u64)> {
     let ids: Vec<Uuid> = events.iter().map(|e| e.originator_id).collect();
-    let versions: Vec<i32> = events
+    let versions: Vec<i64> = events
         .iter()
-        .map(|e| i32::try_from(e.originator_version).ok())
+        .map(|e| i64::try_from(e.originator_version).ok())
         .collect::<Option<_>>()?;
     let sql = format!(
-        "SELECT originator_id, originator_version FROM {table} WHERE (originator_id, \
-         originator_version) IN (SELECT * FROM unnest($1::uuid[], $2::int4[]))"
+        "SELECT originator_id, originator_version::bigint FROM {table} WHERE (originator_id, \
+         originator_version) IN (SELECT * FROM unnest($1::uuid[], $2::int8[]))"
     );
-    let stored: HashSet<(Uuid, i32)> = connection
+    let stored: HashSet<(Uuid, i64)> = connection
         .client()
         .query(&sql, &[&ids, &versions])
         .await

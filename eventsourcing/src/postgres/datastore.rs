@@ -292,6 +292,38 @@ impl Core {
         retrying(|| self.execute_transaction(&sql, "can't create tables")).await
     }
 
+    /// The shape of the tracking table `table` (qualified), from its primary key.
+    pub(crate) async fn tracking_shape(
+        &self,
+        table: &str,
+    ) -> Result<super::tables::TrackingShape, PersistenceError> {
+        let context = || format!("can't read the primary key of {table}");
+        let connection = self.connection().await?;
+        let row = connection
+            .client()
+            .query_one(
+                "SELECT COALESCE((SELECT indnatts FROM pg_index WHERE indisprimary \
+                 AND indrelid = to_regclass($1::text)), 0)::int4",
+                &[&table],
+            )
+            .await
+            .map_err(|error| postgres_error(error, context()))?;
+        let columns: i32 = row
+            .try_get(0)
+            .map_err(|error| postgres_error(error, context()))?;
+        match columns {
+            1 => Ok(super::tables::TrackingShape::SingleRow),
+            2 => Ok(super::tables::TrackingShape::MultiRow),
+            other => Err(PersistenceError::database(
+                crate::persistence::ErrorKind::Programming,
+                format!(
+                    "{table} is not a tracking table: its primary key has {other} columns \
+                     (expected application_name, or application_name and notification_id)"
+                ),
+            )),
+        }
+    }
+
     /// Runs `sql`, a whole transaction, once, on a connection of the pool.
     async fn execute_transaction(&self, sql: &str, context: &str) -> Result<(), PersistenceError> {
         let mut connection = self.connection().await?;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::datastore::{retrying, Core, PostgresDatastore};
 use super::insert::insert_with_retries;
 use super::listener::Listener;
-use super::tables::{check_identifier, Tables};
+use super::tables::{check_identifier, Tables, MIGRATION_ROW};
 use crate::persistence::{
     AggregateRecorder, ApplicationRecorder, AsyncAggregateRecorder, AsyncApplicationRecorder,
     AsyncProcessRecorder, BoxFuture, CommitSignal, EventQuery, Notification, PersistenceError,
@@ -121,27 +121,47 @@ fn create_async(
     datastore.run(async move { core.create_tables(&ddl).await })
 }
 
+/// The storage options of the reference's tables (9.5): autovacuum only after many rows, since
+/// rows are never updated or deleted.
+const TABLE_OPTIONS: &str = "WITH (autovacuum_enabled = true, \
+     autovacuum_vacuum_threshold = 100000000, autovacuum_vacuum_scale_factor = 0.5, \
+     autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.01)";
+
 fn snapshots_ddl(table: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (originator_id uuid NOT NULL, \
-         originator_version integer NOT NULL, topic text, state bytea, \
-         PRIMARY KEY (originator_id, originator_version)) WITH (autovacuum_enabled=false);"
+         originator_version bigint NOT NULL, topic text, state bytea, \
+         PRIMARY KEY (originator_id, originator_version)) {TABLE_OPTIONS};"
     )
 }
 
+/// The tables of an application, as the reference (9.5) creates them: the same names, column
+/// types and index, the composite type its inserts use, and a tracking table of the 9.5 shape
+/// (one row per upstream application, marked by a `__migration__` row) unless one exists.
+/// Statements are guarded so that either library may create them, even at once.
 fn application_ddl(tables: &Tables, events_table: &str) -> Result<String, PersistenceError> {
     let events = &tables.events;
     let index = format!("{events_table}_notification_id_idx");
     check_identifier(&index)?;
     let tracking = tables.tracking.as_deref().unwrap_or_default();
+    let stored_event_type = tables.qualified("stored_event_uuid");
     Ok(format!(
         "CREATE TABLE IF NOT EXISTS {events} (originator_id uuid NOT NULL, \
-         originator_version integer NOT NULL, topic text, state bytea, \
-         notification_id BIGSERIAL, PRIMARY KEY (originator_id, originator_version)) \
-         WITH (autovacuum_enabled=false); \
+         originator_version bigint NOT NULL, topic text, state bytea, \
+         notification_id bigserial, PRIMARY KEY (originator_id, originator_version)) \
+         {TABLE_OPTIONS}; \
          CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {events} (notification_id ASC); \
-         CREATE TABLE IF NOT EXISTS {tracking} (application_name text, notification_id bigint, \
-         PRIMARY KEY (application_name, notification_id));"
+         DO $es$ BEGIN \
+           CREATE TYPE {stored_event_type} AS (originator_id uuid, originator_version bigint, \
+             topic text, state bytea); \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $es$; \
+         DO $es$ BEGIN \
+           IF to_regclass('{tracking}') IS NULL THEN \
+             CREATE TABLE {tracking} (application_name text, notification_id bigint, \
+               PRIMARY KEY (application_name)) {TABLE_OPTIONS}; \
+             INSERT INTO {tracking} VALUES ('{MIGRATION_ROW}', 1); \
+           END IF; \
+         EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL; END $es$;"
     ))
 }
 
@@ -274,8 +294,12 @@ impl PostgresApplicationRecorder {
         events_table: &str,
         tracking_table: &str,
     ) -> Result<Self, PersistenceError> {
-        let tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
+        let mut tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
         create_blocking(&datastore, application_ddl(&tables, events_table)?)?;
+        let core = Arc::clone(datastore.core());
+        let table = tables.tracking.clone().unwrap_or_default();
+        tables.tracking_shape =
+            datastore.block_on(async move { core.tracking_shape(&table).await })?;
         Ok(Self::with_tables(datastore, tables))
     }
 
@@ -286,8 +310,13 @@ impl PostgresApplicationRecorder {
         events_table: &str,
         tracking_table: &str,
     ) -> Result<Self, PersistenceError> {
-        let tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
+        let mut tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
         create_async(&datastore, application_ddl(&tables, events_table)?).await?;
+        let core = Arc::clone(datastore.core());
+        let table = tables.tracking.clone().unwrap_or_default();
+        tables.tracking_shape = datastore
+            .run(async move { core.tracking_shape(&table).await })
+            .await?;
         Ok(Self::with_tables(datastore, tables))
     }
 

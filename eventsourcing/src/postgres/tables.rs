@@ -22,15 +22,6 @@ pub(crate) fn check_identifier(name: &str) -> Result<(), PersistenceError> {
     crate::persistence::check_identifier(name, "PostgreSQL identifier")
 }
 
-fn to_i32(value: u64, what: &str) -> Result<i32, PersistenceError> {
-    i32::try_from(value).map_err(|_| {
-        PersistenceError::database(
-            ErrorKind::Data,
-            format!("{what} {value} is out of range for PostgreSQL"),
-        )
-    })
-}
-
 pub(super) fn to_i64(value: u64, what: &str) -> Result<i64, PersistenceError> {
     i64::try_from(value).map_err(|_| {
         PersistenceError::database(
@@ -75,7 +66,13 @@ pub(super) struct Tables {
     select_notifications_of: String,
     max_notification_id: String,
     max_tracking_id: String,
+    /// The tracking table's shape, read when the recorder is made (new tables: single-row).
+    pub(super) tracking_shape: TrackingShape,
+    /// The schema, if any, for other qualified names.
+    schema: Option<String>,
 }
+
+pub(crate) use crate::persistence::{TrackingShape, MIGRATION_ROW};
 
 impl Tables {
     pub(super) fn new(
@@ -111,12 +108,12 @@ impl Tables {
                 lock_timeout.as_millis()
             ),
             select_notifications: format!(
-                "SELECT notification_id, originator_id, originator_version, topic, state FROM \
-                 {events} WHERE notification_id >= $1 ORDER BY notification_id LIMIT $2"
+                "SELECT notification_id, originator_id, originator_version::bigint, topic, state \
+                 FROM {events} WHERE notification_id >= $1 ORDER BY notification_id LIMIT $2"
             ),
             select_notifications_of: format!(
-                "SELECT notification_id, originator_id, originator_version, topic, state FROM \
-                 {events} WHERE notification_id >= $1 AND topic = ANY($3) \
+                "SELECT notification_id, originator_id, originator_version::bigint, topic, state \
+                 FROM {events} WHERE notification_id >= $1 AND topic = ANY($3) \
                  ORDER BY notification_id LIMIT $2"
             ),
             // The channel is the table's name, as the reference's: its subscribers and ours
@@ -130,7 +127,17 @@ impl Tables {
             tracking,
             events_name,
             events,
+            tracking_shape: TrackingShape::SingleRow,
+            schema: core.settings().schema.clone(),
         })
+    }
+
+    /// `name` with the tables' schema.
+    pub(super) fn qualified(&self, name: &str) -> String {
+        match &self.schema {
+            Some(schema) => format!("{schema}.{name}"),
+            None => name.to_string(),
+        }
     }
 
     /// The whole insert transaction of `events` (and `tracking`), as one simple query.
@@ -158,7 +165,7 @@ impl Tables {
         if !events.is_empty() {
             sql.push_str(&self.insert);
             for (i, event) in events.iter().enumerate() {
-                let version = to_i32(event.originator_version, "originator_version")?;
+                let version = to_i64(event.originator_version, "originator_version")?;
                 sql.push_str(if i == 0 { "('" } else { ",('" });
                 sql.push_str(
                     event
@@ -191,8 +198,15 @@ impl Tables {
                      WHERE application_name = {name}), 0) >= {id} THEN RAISE EXCEPTION USING \
                      ERRCODE = 'unique_violation', MESSAGE = 'tracking {id} is not after the \
                      recorded position'; END IF; END $es$; \
-                     INSERT INTO {table} (application_name, notification_id) VALUES ({name}, {id});"
+                     INSERT INTO {table} (application_name, notification_id) VALUES ({name}, {id})"
                 ));
+                sql.push_str(match self.tracking_shape {
+                    TrackingShape::MultiRow => ";",
+                    TrackingShape::SingleRow => {
+                        " ON CONFLICT (application_name) DO UPDATE \
+                         SET notification_id = EXCLUDED.notification_id;"
+                    }
+                });
             }
         }
         sql.push_str("COMMIT;");
@@ -233,22 +247,30 @@ impl Tables {
         query: &EventQuery,
     ) -> Result<Vec<StoredEvent>, PersistenceError> {
         let mut sql = format!(
-            "SELECT originator_id, originator_version, topic, state FROM {} WHERE originator_id = $1",
+            "SELECT originator_id, originator_version::bigint, topic, state FROM {} WHERE \
+             originator_id = $1",
             self.events
         );
-        // Versions are int4 in the table: a bound beyond that range selects as the largest one.
-        let clamp = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
+        // Versions are bigint (int4 in tables made by earlier releases; the bounds are cast): a
+        // bound beyond that range selects as the largest one.
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let gt = query.gt.map(clamp);
         let lte = query.lte.map(clamp);
         let limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&originator_id];
         if let Some(gt) = &gt {
             params.push(gt);
-            sql.push_str(&format!(" AND originator_version > ${}", params.len()));
+            sql.push_str(&format!(
+                " AND originator_version > ${}::bigint",
+                params.len()
+            ));
         }
         if let Some(lte) = &lte {
             params.push(lte);
-            sql.push_str(&format!(" AND originator_version <= ${}", params.len()));
+            sql.push_str(&format!(
+                " AND originator_version <= ${}::bigint",
+                params.len()
+            ));
         }
         sql.push_str(if query.desc {
             " ORDER BY originator_version DESC"
@@ -369,12 +391,12 @@ async fn max_id(
 fn stored_event(row: &tokio_postgres::Row, first: usize) -> Result<StoredEvent, PersistenceError> {
     let invalid = |e: tokio_postgres::Error| postgres_error(e, "can't read a stored event");
     let originator_id: Uuid = row.try_get(first).map_err(invalid)?;
-    let version: i32 = row.try_get(first + 1).map_err(invalid)?;
+    let version: i64 = row.try_get(first + 1).map_err(invalid)?;
     let topic: String = row.try_get(first + 2).map_err(invalid)?;
     let state: Vec<u8> = row.try_get(first + 3).map_err(invalid)?;
     Ok(StoredEvent {
         originator_id,
-        originator_version: from_signed(i64::from(version), "originator_version")?,
+        originator_version: from_signed(version, "originator_version")?,
         topic: topic.into(),
         state,
     })

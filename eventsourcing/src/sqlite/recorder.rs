@@ -10,7 +10,7 @@ use super::datastore::SqliteDatastore;
 use super::error::{is_unique_violation, sqlite_error};
 use crate::persistence::{
     AggregateRecorder, ApplicationRecorder, CommitSignal, ErrorKind, EventQuery, Notification,
-    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
+    PersistenceError, ProcessRecorder, StoredEvent, Tracking, TrackingShape, MIGRATION_ROW,
 };
 
 fn check_table_name(name: &str) -> Result<(), PersistenceError> {
@@ -232,15 +232,58 @@ impl AggregateRecorder for SqliteAggregateRecorder {
 ///
 /// The events table (`stored_events` by default) keeps SQLite's implicit `rowid`, which is the
 /// notification id: writes are serialised by SQLite's write lock, so ids follow commit order
-/// with no gaps. The tracking table (`tracking` by default) has a row per tracking record —
-/// followers record the first and the last notification of each batch they process — keyed by
-/// (application name, notification id).
+/// with no gaps. The tracking table (`tracking` by default) keeps each upstream application's
+/// position: a new table has the reference's 9.5 shape, one row per application (and a
+/// `__migration__` row, which marks the shape), and a table of the 9.1 shape found in the
+/// database — a row per tracking record, keyed by (application name, notification id) — is
+/// used as it is. Either library then reads and writes the other's table.
 #[derive(Debug, Clone)]
 pub struct SqliteApplicationRecorder {
     /// The events table, which the application recorder reads and writes as an aggregate
     /// recorder does, plus its notification ids.
     events: SqliteAggregateRecorder,
     tracking_table: Arc<str>,
+    tracking_shape: TrackingShape,
+}
+
+/// Creates the tracking table `table` in the reference's 9.5 shape (with its `__migration__`
+/// row) unless a table of that name exists, and says the shape of the table there is.
+fn create_tracking_table(tx: &Connection, table: &str) -> Result<TrackingShape, PersistenceError> {
+    let context = || format!("can't create table {table}");
+    let exists: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            [table],
+            |row| row.get(0),
+        )
+        .map_err(|e| sqlite_error(e, context()))?;
+    if !exists {
+        tx.execute_batch(&format!(
+            "CREATE TABLE {table} (application_name TEXT, notification_id INTEGER, \
+             PRIMARY KEY (application_name)) WITHOUT ROWID; \
+             INSERT INTO {table} VALUES ('{MIGRATION_ROW}', 1);"
+        ))
+        .map_err(|e| sqlite_error(e, context()))?;
+        return Ok(TrackingShape::SingleRow);
+    }
+    let key_columns: i64 = tx
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE pk > 0",
+            [table],
+            |row| row.get(0),
+        )
+        .map_err(|e| sqlite_error(e, format!("can't read the columns of {table}")))?;
+    match key_columns {
+        1 => Ok(TrackingShape::SingleRow),
+        2 => Ok(TrackingShape::MultiRow),
+        other => Err(PersistenceError::database(
+            crate::persistence::ErrorKind::Programming,
+            format!(
+                "{table} is not a tracking table: its primary key has {other} columns (expected \
+                 application_name, or application_name and notification_id)"
+            ),
+        )),
+    }
 }
 
 impl SqliteApplicationRecorder {
@@ -259,24 +302,20 @@ impl SqliteApplicationRecorder {
         check_table_name(tracking_table)?;
         let sql = format!(
             "CREATE TABLE IF NOT EXISTS {events_table} (originator_id TEXT, originator_version INTEGER, \
-             topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version));
-             CREATE TABLE IF NOT EXISTS {tracking_table} (application_name TEXT, notification_id INTEGER, \
-             PRIMARY KEY (application_name, notification_id)) WITHOUT ROWID;"
+             topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version));"
         );
         datastore.execute(|c| {
-            c.execute_batch(&sql).map_err(|e| {
-                sqlite_error(
-                    e,
-                    format!("can't create tables {events_table} and {tracking_table}"),
-                )
-            })
+            c.execute_batch(&sql)
+                .map_err(|e| sqlite_error(e, format!("can't create table {events_table}")))
         })?;
+        let tracking_shape = datastore.write(|tx| create_tracking_table(tx, tracking_table))?;
         Ok(SqliteApplicationRecorder {
             events: SqliteAggregateRecorder {
                 datastore,
                 table: Arc::new(events),
             },
             tracking_table: tracking_table.into(),
+            tracking_shape,
         })
     }
 
@@ -390,7 +429,14 @@ impl ProcessRecorder for SqliteApplicationRecorder {
         events: &[StoredEvent],
         tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
-        let insert = format!("INSERT INTO {} VALUES (?,?)", self.tracking_table);
+        let insert = match self.tracking_shape {
+            TrackingShape::MultiRow => format!("INSERT INTO {} VALUES (?,?)", self.tracking_table),
+            TrackingShape::SingleRow => format!(
+                "INSERT INTO {} VALUES (?,?) ON CONFLICT (application_name) DO UPDATE \
+                 SET notification_id = excluded.notification_id",
+                self.tracking_table
+            ),
+        };
         self.events.datastore.write(|tx| {
             self.events.table.insert(tx, events)?;
             for record in tracking {
