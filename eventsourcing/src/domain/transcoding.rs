@@ -205,11 +205,50 @@ impl Leaf for rust_decimal::Decimal {
     }
 
     fn parse(text: &str) -> Option<Self> {
-        // Python's `str(Decimal)` switches to exponent notation for small and large numbers.
-        text.parse()
-            .ok()
-            .or_else(|| rust_decimal::Decimal::from_scientific(text).ok())
+        // Exactly, or not at all: a Python decimal of more digits than a `Decimal` holds (28)
+        // is an error rather than another number. Python's `str(Decimal)` switches to exponent
+        // notation for small and large numbers.
+        let plain = match text.split_once(['e', 'E']) {
+            None => std::borrow::Cow::Borrowed(text),
+            Some((mantissa, exponent)) => {
+                std::borrow::Cow::Owned(without_exponent(mantissa, exponent)?)
+            }
+        };
+        rust_decimal::Decimal::from_str_exact(&plain).ok()
     }
+}
+
+/// `{mantissa}E{exponent}` written without the exponent (`1.5E+3` → `1500`, `1E-7` →
+/// `0.0000001`), so that it is parsed exactly or refused; `None` if it is not a number or its
+/// exponent is beyond any decimal's.
+#[cfg(feature = "decimal")]
+fn without_exponent(mantissa: &str, exponent: &str) -> Option<String> {
+    let exponent: i32 = exponent.parse().ok().filter(|e: &i32| e.abs() <= 64)?;
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let point = i32::try_from(whole.len()).ok()? + exponent;
+    let len = i32::try_from(digits.len()).ok()?;
+    Some(if point <= 0 {
+        format!(
+            "{sign}0.{}{digits}",
+            "0".repeat(usize::try_from(-point).ok()?)
+        )
+    } else if point >= len {
+        format!(
+            "{sign}{digits}{}",
+            "0".repeat(usize::try_from(point - len).ok()?)
+        )
+    } else {
+        let (left, right) = digits.split_at(usize::try_from(point).ok()?);
+        format!("{sign}{left}.{right}")
+    })
 }
 
 /// Writes a leaf in the reference's form, or plainly.
@@ -599,6 +638,23 @@ mod tests {
         for text in [stored, plain] {
             assert_eq!(serde_json::from_str::<Fields>(&text).unwrap(), sample());
         }
+    }
+
+    #[cfg(feature = "decimal")]
+    #[test]
+    fn decimals_are_read_exactly_or_refused() {
+        use rust_decimal::Decimal;
+        let read = |text: &str| <Decimal as Leaf>::parse(text).map(|d| d.to_string());
+        assert_eq!(read("12.50").as_deref(), Some("12.50"));
+        assert_eq!(read("1E+3").as_deref(), Some("1000"));
+        assert_eq!(read("1.5E+3").as_deref(), Some("1500"));
+        assert_eq!(read("1E-7").as_deref(), Some("0.0000001"));
+        assert_eq!(read("-2.50E-2").as_deref(), Some("-0.0250"));
+        assert_eq!(read("0.1000000000000000000000000000001"), None);
+        assert_eq!(read("1E-40"), None);
+        assert_eq!(read("NaN"), None);
+        assert_eq!(read("Infinity"), None);
+        assert_eq!(read("1E+999999999"), None);
     }
 
     #[test]

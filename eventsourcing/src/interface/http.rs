@@ -316,7 +316,8 @@ fn percent_decode(text: &str) -> String {
 ///
 /// ```
 /// use eventsourcing::interface::http::percent_encode;
-/// assert_eq!(percent_encode("dogs:Dog.Registered"), "dogs%3ADog.Registered");
+/// assert_eq!(percent_encode("dogs:Dog.Registered"), "dogs:Dog.Registered");
+/// assert_eq!(percent_encode("a,b&c d"), "a%2Cb%26c%20d");
 /// ```
 pub fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -138,9 +138,16 @@ fn snapshots_ddl(table: &str) -> String {
 /// The tables of an application, as the reference (9.5) creates them: the same names, column
 /// types and index, the composite type its inserts use, and a tracking table of the 9.5 shape
 /// (one row per upstream application, marked by a `__migration__` row) unless one exists.
-/// Statements are guarded so that either library may create them, even at once.
-fn application_ddl(tables: &Tables, events_table: &str) -> Result<String, PersistenceError> {
+/// Statements are guarded so that either library may create them, even at once. The reference's
+/// insert function (`es_insert_events_uuid`, which its `POSTGRES_ENABLE_DB_FUNCTIONS` calls) is
+/// created too, as the reference creates it: for the schema's latest application recorder.
+fn application_ddl(
+    tables: &Tables,
+    events_table: &str,
+    lock_timeout: std::time::Duration,
+) -> Result<String, PersistenceError> {
     let events = &tables.events;
+    let insert_function = tables.qualified("es_insert_events_uuid");
     let index = format!("{events_table}_notification_id_idx");
     check_identifier(&index)?;
     let tracking = tables.tracking.as_deref().unwrap_or_default();
@@ -161,7 +168,15 @@ fn application_ddl(tables: &Tables, events_table: &str) -> Result<String, Persis
                PRIMARY KEY (application_name)) {TABLE_OPTIONS}; \
              INSERT INTO {tracking} VALUES ('{MIGRATION_ROW}', 1); \
            END IF; \
-         EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL; END $es$;"
+         EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL; END $es$; \
+         CREATE OR REPLACE FUNCTION {insert_function}(events {stored_event_type}[]) \
+         RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN \
+           SET LOCAL lock_timeout = '{lock_timeout}ms'; NOTIFY {events_table}; \
+           RETURN QUERY INSERT INTO {events} AS t (originator_id, originator_version, topic, state) \
+           SELECT originator_id, originator_version, topic, state FROM unnest(events) \
+           RETURNING notification_id; \
+         END; $BODY$;",
+        lock_timeout = lock_timeout.as_millis(),
     ))
 }
 
@@ -295,7 +310,12 @@ impl PostgresApplicationRecorder {
         tracking_table: &str,
     ) -> Result<Self, PersistenceError> {
         let mut tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
-        create_blocking(&datastore, application_ddl(&tables, events_table)?)?;
+        let ddl = application_ddl(
+            &tables,
+            events_table,
+            datastore.core().settings().lock_timeout,
+        )?;
+        create_blocking(&datastore, ddl)?;
         let core = Arc::clone(datastore.core());
         let table = tables.tracking.clone().unwrap_or_default();
         tables.tracking_shape =
@@ -311,7 +331,12 @@ impl PostgresApplicationRecorder {
         tracking_table: &str,
     ) -> Result<Self, PersistenceError> {
         let mut tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
-        create_async(&datastore, application_ddl(&tables, events_table)?).await?;
+        let ddl = application_ddl(
+            &tables,
+            events_table,
+            datastore.core().settings().lock_timeout,
+        )?;
+        create_async(&datastore, ddl).await?;
         let core = Arc::clone(datastore.core());
         let table = tables.tracking.clone().unwrap_or_default();
         tables.tracking_shape = datastore
