@@ -25,6 +25,8 @@ use eventsourcing::system::{
 use eventsourcing_bench::{Dog, DogEvent, TRICKS_PER_DOG};
 use serde_json::{json, Map, Value};
 
+mod workloads;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Output = Map<String, Value>;
 
@@ -94,6 +96,26 @@ const WORKLOADS: &[(&str, Workload)] = &[
     ("sqlite_raw_write_encrypted", sqlite_raw_write_encrypted),
     ("raw_decode", raw_decode),
     ("sqlite_raw_select", sqlite_raw_select),
+    (
+        "async_concurrent_commands",
+        workloads::concurrent::async_concurrent_commands,
+    ),
+    (
+        "async_concurrent_commands_blocking",
+        workloads::concurrent::async_concurrent_commands_blocking,
+    ),
+    (
+        "subscribe_latency_sqlite",
+        workloads::subscribe::subscribe_latency_sqlite,
+    ),
+    (
+        "subscribe_latency_postgres",
+        workloads::subscribe::subscribe_latency_postgres,
+    ),
+    (
+        "projection_postgres",
+        workloads::subscribe::projection_postgres,
+    ),
 ];
 
 fn main() -> ExitCode {
