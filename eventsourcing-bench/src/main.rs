@@ -38,6 +38,9 @@ struct Args {
     events: usize,
     reps: usize,
     page: usize,
+    /// `--events-per-save K` (the concurrent-commands workloads): commands applied between
+    /// saves.
+    events_per_save: usize,
 }
 
 impl Args {
@@ -56,6 +59,7 @@ impl Args {
                 "--events" => args.events = value("--events")?,
                 "--reps" => args.reps = value("--reps")?,
                 "--page" => args.page = value("--page")?,
+                "--events-per-save" => args.events_per_save = value("--events-per-save")?,
                 "--keep" => {}
                 other if args.workload.is_empty() && !other.starts_with('-') => {
                     args.workload = other.to_string();

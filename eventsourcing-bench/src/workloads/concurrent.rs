@@ -1,14 +1,19 @@
 //! Issue 11: many concurrent commands on PostgreSQL, through the async API from tokio tasks,
 //! and the same work through the blocking API from a pool of OS threads.
 //!
-//! The work (both variants): `tasks` commands sequences (default 1,000, `--events` / 10), each
-//! creating its own `Dog` and then updating it, one command at a time: the first command
-//! registers the dog and saves it (1 event); each of the 9 next gets the dog from the
-//! repository, adds a trick and saves it (1 event). So 10 commands, 10 saves and 9 gets per
-//! sequence, 10 events: 10,000 saves of one event each in all, as a service handling one
-//! request per command would make them. The pool has 16 connections (`POSTGRES_POOL_SIZE`);
-//! before the timed run, 16 concurrent warm-up dogs open them. Throughput is the events of the
-//! timed run over its wall time (from spawning the first sequence to the end of the last).
+//! The work (both variants): `sequences` command sequences (default 1,000: `--events` / 10, or
+//! `--n`), each creating its own `Dog` and then updating it: 10 commands, a register then 9
+//! add-tricks, 10 events. By default (`--events-per-save 1`) each command is saved on its own,
+//! as a service handling one request per command would: the first registers the dog and saves
+//! it; each of the 9 next gets the dog from the repository, adds a trick and saves it; 10
+//! saves of one event and 9 gets per sequence. With `--events-per-save K`, K commands are
+//! applied between saves (a get before each group but the first); K = 10 is one save of 10
+//! events per sequence, `postgres_write`'s unit, made concurrently. The pool has 16
+//! connections (`POSTGRES_POOL_SIZE`); before the timed runs, 16 concurrent warm-up dogs open
+//! them. Throughput: the events of a timed run over its wall time, from spawning the first
+//! sequence to the end of the last (`--reps R` runs, the median reported). Latencies: each
+//! `save` (`save_latency_ms_*`, the wait for a connection of the pool included) and each
+//! save's commands, from the get to the save's return (`command_latency_ms_*`).
 //!
 //! - `async_concurrent_commands`: one tokio task per sequence, all spawned at once, on a
 //!   multi-thread runtime with one worker per core and a blocking pool of at most
@@ -33,8 +38,15 @@ use serde_json::json;
 use super::stats::{latency_figures, ThreadSampler};
 use crate::{figures, Args, BoxError, Output, PgSchema};
 
-/// Connections in the pool, and OS threads of the blocking variant.
-pub(crate) const POOL: usize = 16;
+/// Connections in the pool, and OS threads of the blocking variant: 16, or `BENCH_POOL_SIZE`
+/// (for experiments).
+fn pool() -> usize {
+    std::env::var("BENCH_POOL_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(16)
+}
 /// The async runtime's blocking-pool limit (`max_blocking_threads`). PostgreSQL's async face
 /// uses no blocking thread; this bounds what anything else would start.
 pub(crate) const BLOCKING_LIMIT: usize = 8;
@@ -75,9 +87,9 @@ impl Timings {
         }
     }
 
-    fn record(&mut self, command: Instant, save: Instant) {
+    fn record(&mut self, command: Instant, save: Instant, events: usize) {
         let now = Instant::now();
-        self.events += 1;
+        self.events += events;
         self.save_ms.push(ms(now - save));
         self.command_ms.push(ms(now - command));
     }
@@ -95,42 +107,61 @@ fn sequences(args: &Args) -> usize {
     }
 }
 
-/// One sequence with the async API: create, then update one command at a time.
-async fn async_sequence(app: &AsyncApplication, name: String) -> Result<Timings, ApplicationError> {
+/// One sequence with the async API: create, then update, `per_save` commands between saves,
+/// getting the dog from the repository before each save's commands but the first.
+async fn async_sequence(
+    app: &AsyncApplication,
+    name: String,
+    per_save: usize,
+) -> Result<Timings, ApplicationError> {
     let mut timings = Timings::with_capacity();
-    let command = Instant::now();
-    let mut dog = Dog::register(name);
-    let id = dog.id();
-    let save = Instant::now();
-    app.save(&mut dog).await?;
-    timings.record(command, save);
-    for j in 0..TRICKS_PER_DOG {
+    let mut id = None;
+    let mut done = 0;
+    while done < COMMANDS {
         let command = Instant::now();
-        let mut dog: Dog = app.repository().get(id).await?;
-        dog.add_trick(format!("trick-{j}"));
+        let mut dog = match id {
+            None => Dog::register(name.clone()),
+            Some(id) => app.repository().get::<Dog>(id).await?,
+        };
+        let first = usize::from(id.is_none());
+        let commands = per_save.min(COMMANDS - done);
+        for j in done + first..done + commands {
+            dog.add_trick(format!("trick-{}", j - 1));
+        }
+        id = Some(dog.id());
         let save = Instant::now();
         app.save(&mut dog).await?;
-        timings.record(command, save);
+        timings.record(command, save, commands);
+        done += commands;
     }
     Ok(timings)
 }
 
 /// The same with the blocking API.
-fn blocking_sequence(app: &Application, name: String) -> Result<Timings, ApplicationError> {
+fn blocking_sequence(
+    app: &Application,
+    name: String,
+    per_save: usize,
+) -> Result<Timings, ApplicationError> {
     let mut timings = Timings::with_capacity();
-    let command = Instant::now();
-    let mut dog = Dog::register(name);
-    let id = dog.id();
-    let save = Instant::now();
-    app.save(&mut dog)?;
-    timings.record(command, save);
-    for j in 0..TRICKS_PER_DOG {
+    let mut id = None;
+    let mut done = 0;
+    while done < COMMANDS {
         let command = Instant::now();
-        let mut dog: Dog = app.repository().get(id)?;
-        dog.add_trick(format!("trick-{j}"));
+        let mut dog = match id {
+            None => Dog::register(name.clone()),
+            Some(id) => app.repository().get::<Dog>(id)?,
+        };
+        let first = usize::from(id.is_none());
+        let commands = per_save.min(COMMANDS - done);
+        for j in done + first..done + commands {
+            dog.add_trick(format!("trick-{}", j - 1));
+        }
+        id = Some(dog.id());
         let save = Instant::now();
         app.save(&mut dog)?;
-        timings.record(command, save);
+        timings.record(command, save, commands);
+        done += commands;
     }
     Ok(timings)
 }
@@ -146,10 +177,11 @@ fn median(values: &[f64]) -> f64 {
 }
 
 /// The figures of the timed runs.
-fn report(runs: Vec<Run>, sequences: usize) -> Output {
+fn report(runs: Vec<Run>, sequences: usize, per_save: usize) -> Output {
     let rates: Vec<f64> = runs.iter().map(|r| r.events as f64 / r.elapsed_s).collect();
     let mut saves = Vec::new();
     let mut commands = Vec::new();
+    let saves_per_run = runs.first().map_or(0, |r| r.save_ms.len());
     let mut events = 0;
     for run in runs.iter() {
         events += run.events;
@@ -160,12 +192,13 @@ fn report(runs: Vec<Run>, sequences: usize) -> Output {
         "sequences": sequences,
         "commands_per_sequence": COMMANDS,
         "events_per_run": events / runs.len().max(1),
-        "saves_per_run": events / runs.len().max(1),
+        "saves_per_run": saves_per_run,
+        "events_per_save": per_save,
         "runs": runs.len(),
         "elapsed_s": runs.iter().map(|r| r.elapsed_s).collect::<Vec<_>>(),
         "events_per_s_runs": rates,
         "events_per_s": median(&rates),
-        "pool_size": POOL,
+        "pool_size": pool(),
     }));
     out.extend(latency_figures("save_latency_ms", saves));
     out.extend(latency_figures("command_latency_ms", commands));
@@ -191,10 +224,16 @@ fn reps(args: &Args) -> usize {
     Args::or(args.reps, 1)
 }
 
+/// Commands between saves (`--events-per-save`, default 1: a save per command).
+fn per_save(args: &Args) -> usize {
+    Args::or(args.events_per_save, 1).min(COMMANDS)
+}
+
 /// Issue 11, async: one tokio task per sequence (see the module docs).
 pub(crate) fn async_concurrent_commands(args: &Args, _tmp: &Path) -> Result<Output, BoxError> {
     let sequences = sequences(args);
     let reps = reps(args);
+    let per_save = per_save(args);
     let sampler = ThreadSampler::start(Duration::from_millis(1))?;
     let schema = PgSchema::new()?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -208,12 +247,12 @@ pub(crate) fn async_concurrent_commands(args: &Args, _tmp: &Path) -> Result<Outp
         let app = Arc::new(
             schema
                 .builder("DogSchool")
-                .env("POSTGRES_POOL_SIZE", POOL.to_string())
+                .env("POSTGRES_POOL_SIZE", pool().to_string())
                 .build_async()
                 .await?,
         );
         // Warm-up: 16 dogs at once, which open the pool's connections (not timed).
-        let warm: Vec<_> = (0..POOL)
+        let warm: Vec<_> = (0..pool())
             .map(|i| {
                 let app = Arc::clone(&app);
                 tokio::spawn(async move { app.save(&mut Dog::register(format!("warm-{i}"))).await })
@@ -228,9 +267,9 @@ pub(crate) fn async_concurrent_commands(args: &Args, _tmp: &Path) -> Result<Outp
             let tasks: Vec<_> = (0..sequences)
                 .map(|i| {
                     let app = Arc::clone(&app);
-                    tokio::spawn(
-                        async move { async_sequence(&app, format!("dog-{rep}-{i}")).await },
-                    )
+                    tokio::spawn(async move {
+                        async_sequence(&app, format!("dog-{rep}-{i}"), per_save).await
+                    })
                 })
                 .collect();
             let mut run = Run::default();
@@ -245,8 +284,8 @@ pub(crate) fn async_concurrent_commands(args: &Args, _tmp: &Path) -> Result<Outp
     drop(runtime);
     let (threads_peak, thread_samples) = sampler.finish();
     let runs = result?;
-    let rows = check_rows(&schema, POOL + reps * sequences * COMMANDS)?;
-    let mut out = report(runs, sequences);
+    let rows = check_rows(&schema, pool() + reps * sequences * COMMANDS)?;
+    let mut out = report(runs, sequences, per_save);
     out.extend(figures(json!({
         "api": "AsyncApplication (tokio tasks, native tokio-postgres)",
         "tasks": sequences,
@@ -269,15 +308,16 @@ pub(crate) fn async_concurrent_commands_blocking(
 ) -> Result<Output, BoxError> {
     let sequences = sequences(args);
     let reps = reps(args);
+    let per_save = per_save(args);
     let sampler = ThreadSampler::start(Duration::from_millis(1))?;
     let schema = PgSchema::new()?;
     let app = schema
         .builder("DogSchool")
-        .env("POSTGRES_POOL_SIZE", POOL.to_string())
+        .env("POSTGRES_POOL_SIZE", pool().to_string())
         .build()?;
     let result = (|| -> Result<Vec<Run>, BoxError> {
         std::thread::scope(|scope| -> Result<(), BoxError> {
-            let warm: Vec<_> = (0..POOL)
+            let warm: Vec<_> = (0..pool())
                 .map(|i| {
                     let app = &app;
                     scope.spawn(move || app.save(&mut Dog::register(format!("warm-{i}"))))
@@ -294,7 +334,7 @@ pub(crate) fn async_concurrent_commands_blocking(
             let started = Instant::now();
             let mut run = Run::default();
             std::thread::scope(|scope| -> Result<(), BoxError> {
-                let threads = (0..POOL)
+                let threads = (0..pool())
                     .map(|t| {
                         let (app, next) = (&app, &next);
                         std::thread::Builder::new()
@@ -311,6 +351,7 @@ pub(crate) fn async_concurrent_commands_blocking(
                                         done.push(blocking_sequence(
                                             app,
                                             format!("dog-{rep}-{i}"),
+                                            per_save,
                                         )?);
                                     }
                                 },
@@ -332,11 +373,11 @@ pub(crate) fn async_concurrent_commands_blocking(
     drop(app);
     let (threads_peak, thread_samples) = sampler.finish();
     let runs = result?;
-    let rows = check_rows(&schema, POOL + reps * sequences * COMMANDS)?;
-    let mut out = report(runs, sequences);
+    let rows = check_rows(&schema, pool() + reps * sequences * COMMANDS)?;
+    let mut out = report(runs, sequences, per_save);
     out.extend(figures(json!({
-        "api": "Application (blocking) from 16 OS threads",
-        "os_threads": POOL,
+        "api": "Application (blocking) from one OS thread per connection of the pool",
+        "os_threads": pool(),
         "fixed_threads": ["main", "bench-sampler", "postgres-io"],
         "threads_peak": threads_peak,
         "thread_samples": thread_samples,
