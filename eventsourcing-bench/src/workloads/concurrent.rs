@@ -282,7 +282,7 @@ pub(crate) fn async_concurrent_commands(args: &Args, _tmp: &Path) -> Result<Outp
         Ok(runs)
     });
     drop(runtime);
-    let (threads_peak, thread_samples) = sampler.finish();
+    let (threads_peak, thread_samples, threads_at_peak) = sampler.finish();
     let runs = result?;
     let rows = check_rows(&schema, pool() + reps * sequences * COMMANDS)?;
     let mut out = report(runs, sequences, per_save);
@@ -296,6 +296,7 @@ pub(crate) fn async_concurrent_commands(args: &Args, _tmp: &Path) -> Result<Outp
         "threads_bound": workers + BLOCKING_LIMIT + 2,
         "threads_peak_within_bound": threads_peak <= workers + BLOCKING_LIMIT + 2,
         "thread_samples": thread_samples,
+        "threads_at_peak": threads_at_peak,
         "rows": rows,
     })));
     Ok(out)
@@ -371,7 +372,7 @@ pub(crate) fn async_concurrent_commands_blocking(
         Ok(runs)
     })();
     drop(app);
-    let (threads_peak, thread_samples) = sampler.finish();
+    let (threads_peak, thread_samples, threads_at_peak) = sampler.finish();
     let runs = result?;
     let rows = check_rows(&schema, pool() + reps * sequences * COMMANDS)?;
     let mut out = report(runs, sequences, per_save);
@@ -381,6 +382,7 @@ pub(crate) fn async_concurrent_commands_blocking(
         "fixed_threads": ["main", "bench-sampler", "postgres-io"],
         "threads_peak": threads_peak,
         "thread_samples": thread_samples,
+        "threads_at_peak": threads_at_peak,
         "rows": rows,
     })));
     Ok(out)
