@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Besides the reference workloads, `sqlite_raw_write` and `raw_decode` measure the physical
-//! limits the reference workloads are compared with (see BENCHMARKS.md), and `system_multi` runs
-//! the system workload with the multi-threaded runner.
+//! limits the reference workloads are compared with (see BENCHMARKS.md), `system_multi` runs
+//! the system workload with the multi-threaded runner, and `async_concurrent_commands` and
+//! `async_concurrent_commands_blocking` run many concurrent commands on PostgreSQL
+//! (`workloads::concurrent`; `--events-per-save K`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
