@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Besides the reference workloads, `sqlite_raw_write` and `raw_decode` measure the physical
-//! limits the reference workloads are compared with (see BENCHMARKS.md), and `system_multi` runs
-//! the system workload with the multi-threaded runner.
+//! limits the reference workloads are compared with (see BENCHMARKS.md), `system_multi` runs
+//! the system workload with the multi-threaded runner, and `async_concurrent_commands` and
+//! `async_concurrent_commands_blocking` run many concurrent commands on PostgreSQL
+//! (`workloads::concurrent`; `--events-per-save K`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +27,8 @@ use eventsourcing::system::{
 use eventsourcing_bench::{Dog, DogEvent, TRICKS_PER_DOG};
 use serde_json::{json, Map, Value};
 
+mod workloads;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Output = Map<String, Value>;
 
@@ -36,6 +40,9 @@ struct Args {
     events: usize,
     reps: usize,
     page: usize,
+    /// `--events-per-save K` (the concurrent-commands workloads): commands applied between
+    /// saves.
+    events_per_save: usize,
 }
 
 impl Args {
@@ -54,6 +61,7 @@ impl Args {
                 "--events" => args.events = value("--events")?,
                 "--reps" => args.reps = value("--reps")?,
                 "--page" => args.page = value("--page")?,
+                "--events-per-save" => args.events_per_save = value("--events-per-save")?,
                 "--keep" => {}
                 other if args.workload.is_empty() && !other.starts_with('-') => {
                     args.workload = other.to_string();
@@ -94,6 +102,26 @@ const WORKLOADS: &[(&str, Workload)] = &[
     ("sqlite_raw_write_encrypted", sqlite_raw_write_encrypted),
     ("raw_decode", raw_decode),
     ("sqlite_raw_select", sqlite_raw_select),
+    (
+        "async_concurrent_commands",
+        workloads::concurrent::async_concurrent_commands,
+    ),
+    (
+        "async_concurrent_commands_blocking",
+        workloads::concurrent::async_concurrent_commands_blocking,
+    ),
+    (
+        "subscribe_latency_sqlite",
+        workloads::subscribe::subscribe_latency_sqlite,
+    ),
+    (
+        "subscribe_latency_postgres",
+        workloads::subscribe::subscribe_latency_postgres,
+    ),
+    (
+        "projection_postgres",
+        workloads::subscribe::projection_postgres,
+    ),
 ];
 
 fn main() -> ExitCode {

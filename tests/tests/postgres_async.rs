@@ -575,3 +575,112 @@ fn dropped_inserts(native: bool) {
         );
     });
 }
+
+/// Concurrent inserts of one recorder share transactions (group commit): from many tasks at
+/// once, each save is still all or nothing, its events consecutive in the log, and a save that
+/// conflicts fails alone, with its own conflict, while the saves combined with it are stored.
+/// On the native face and on the blocking datastore's runtime.
+#[test]
+fn concurrent_inserts_share_transactions_and_fail_alone() {
+    for native in [true, false] {
+        let Some(schema) = TempSchema::new("combined") else {
+            return;
+        };
+        let runtime = multi_thread();
+        let mut settings = schema.settings();
+        settings.pool_size = 4;
+        let datastore = Arc::new(if native {
+            PostgresDatastore::native(settings).unwrap()
+        } else {
+            PostgresDatastore::new(settings).unwrap()
+        });
+        let recorder = Arc::new(
+            runtime
+                .block_on(PostgresApplicationRecorder::new_async(
+                    datastore,
+                    "stored_events",
+                    "tracking",
+                ))
+                .unwrap(),
+        );
+        let existing = Uuid::new_v4();
+        runtime.block_on(async {
+            AsyncAggregateRecorder::insert_events(&*recorder, batch(existing, 1..=1))
+                .await
+                .unwrap();
+            for round in 0..5u64 {
+                // 200 saves at once, of 1 to 3 events; every 50th also writes the existing
+                // aggregate's version 1, after an event of its own.
+                let tasks: Vec<_> = (0..200u64)
+                    .map(|i| {
+                        let recorder = Arc::clone(&recorder);
+                        let id = Uuid::new_v4();
+                        let conflicting = i % 50 == 7;
+                        let mut events = batch(id, 1..=1 + (i + round) % 3);
+                        if conflicting {
+                            events.push(event(existing, 1));
+                        }
+                        tokio::spawn(async move {
+                            let outcome =
+                                AsyncAggregateRecorder::insert_events(&*recorder, events.clone())
+                                    .await;
+                            (id, events, conflicting, outcome)
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    let (id, events, conflicting, outcome) = task.await.unwrap();
+                    let stored =
+                        AsyncAggregateRecorder::select_events(&*recorder, id, EventQuery::new())
+                            .await
+                            .unwrap();
+                    if conflicting {
+                        assert_eq!(outcome.unwrap_err().conflict(), Some((existing, 1)));
+                        assert!(stored.is_empty(), "a failed save stores nothing");
+                    } else {
+                        outcome.unwrap();
+                        assert_eq!(stored, events, "a save is stored whole");
+                    }
+                }
+            }
+            // Each save's events are consecutive in the log (one transaction, under the lock).
+            let notifications =
+                AsyncApplicationRecorder::select_notifications(&*recorder, 1, 10_000)
+                    .await
+                    .unwrap();
+            let mut runs: Vec<Uuid> = Vec::new();
+            for n in &notifications {
+                if runs.last() != Some(&n.originator_id) {
+                    assert!(
+                        !runs.contains(&n.originator_id),
+                        "the events of {} are not consecutive",
+                        n.originator_id
+                    );
+                    runs.push(n.originator_id);
+                }
+            }
+            assert_eq!(runs.len(), 1 + 5 * (200 - 4));
+        });
+        // Shared: fewer transactions (each row's `xmin`) than saves.
+        let transactions: i64 = pg::connect()
+            .unwrap()
+            .query_one(
+                &format!(
+                    "SELECT COUNT(DISTINCT xmin::text) FROM {}.stored_events",
+                    schema.name()
+                ),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(
+            transactions < 5 * 196,
+            "{transactions} transactions for {} saves",
+            5 * 196
+        );
+        eprintln!(
+            "native={native}: {} saves in {transactions} transactions",
+            1 + 5 * 196
+        );
+    }
+}

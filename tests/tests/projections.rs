@@ -463,3 +463,69 @@ fn postgres_view_killed_and_restarted_is_exact() -> Result<(), ProjectionError> 
     assert_eq!(pg_view_counts(&view, view_schema.name()), expected);
     runner.stop()
 }
+
+/// PostgreSQL: a view transaction's statements, sent together, run in the order given; one
+/// that fails in the middle of a batch rolls back the whole batch with its tracking record, and
+/// the view's connection is usable after it.
+#[test]
+fn postgres_view_batch_runs_in_order_and_fails_whole() -> Result<(), Box<dyn std::error::Error>> {
+    use eventsourcing::persistence::View;
+    use eventsourcing::postgres::param;
+    use eventsourcing_tests::pg::TempSchema;
+    let Some(schema) = TempSchema::new("viewbatch") else {
+        return eventsourcing_tests::pg::Skipped::skipped();
+    };
+    let view = pg_view(schema.name());
+    let (dog, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let counts = |view: &eventsourcing::postgres::PostgresView| pg_view_counts(view, schema.name());
+    // In order: insert 1, times 10, plus 1, then 200 more +1s pipelined: 211.
+    view.transact(&Tracking::new("DogSchool", 1), |tx| {
+        tx.execute(
+            "INSERT INTO dog_event_counts VALUES ($1, 1)",
+            vec![param(dog)],
+        );
+        let times = "UPDATE dog_event_counts SET events = events * $2 WHERE dog_id = $1";
+        tx.execute(times, vec![param(dog), param(10i64)]);
+        for _ in 0..201 {
+            tx.execute(
+                "UPDATE dog_event_counts SET events = events + 1 WHERE dog_id = $1",
+                vec![param(dog)],
+            );
+        }
+        Ok(())
+    })?;
+    assert_eq!(counts(&view), BTreeMap::from([(dog.to_string(), 211)]));
+    // A duplicate key in the middle: nothing of the batch, nor its position, is committed.
+    let failed = view.transact(&Tracking::new("DogSchool", 2), |tx| {
+        tx.execute(
+            "INSERT INTO dog_event_counts VALUES ($1, 1)",
+            vec![param(other)],
+        );
+        tx.execute(
+            "INSERT INTO dog_event_counts VALUES ($1, 1)",
+            vec![param(dog)],
+        );
+        tx.execute(
+            "UPDATE dog_event_counts SET events = events + 1 WHERE dog_id = $1",
+            vec![param(dog)],
+        );
+        Ok(())
+    });
+    assert!(failed.is_err(), "a failing statement fails the batch");
+    assert_eq!(counts(&view), BTreeMap::from([(dog.to_string(), 211)]));
+    assert_eq!(view.max_tracking_id("DogSchool")?, 1);
+    // The view goes on.
+    view.transact(&Tracking::new("DogSchool", 2), |tx| {
+        tx.execute(
+            "INSERT INTO dog_event_counts VALUES ($1, 1)",
+            vec![param(other)],
+        );
+        Ok(())
+    })?;
+    assert_eq!(
+        counts(&view),
+        BTreeMap::from([(dog.to_string(), 211), (other.to_string(), 1)])
+    );
+    assert_eq!(view.max_tracking_id("DogSchool")?, 2);
+    Ok(())
+}

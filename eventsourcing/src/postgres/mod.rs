@@ -30,6 +30,15 @@
 //! is a pre-recycle hook on the connection's age; `POSTGRES_PRE_PING` is its verified
 //! recycling), and it needs no glue to run on tokio.
 //!
+//! # Group commit
+//!
+//! Inserts take the events table's `EXCLUSIVE` lock until they commit (so that notification
+//! ids are committed in order), so a table's writers commit one at a time. A recorder's
+//! concurrent inserts without tracking records therefore share transactions: while one is
+//! being inserted, the others queue, and are then inserted together, each save still all or
+//! nothing, and a save that conflicts failing alone (see `combine.rs`). Inserts with tracking
+//! records (process applications) are not combined.
+//!
 //! # Cancellation
 //!
 //! Dropping an async insert's future, at any point, stores all of its batch or none of it, and
@@ -69,6 +78,7 @@
 //! [`ProcessRecorder`]: crate::persistence::ProcessRecorder
 //! [`Bridge`]: crate::persistence::Bridge
 
+mod combine;
 mod conflict;
 mod datastore;
 mod error;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::combine::{Combiner, Target};
 use super::datastore::{retrying, Core, PostgresDatastore};
 use super::insert::insert_with_retries;
 use super::listener::Listener;
@@ -25,6 +26,8 @@ struct Store {
     tables: Arc<Tables>,
     /// The commit signal and its listener (application recorders only).
     listener: Option<Arc<Listener>>,
+    /// The queue of concurrent inserts without tracking records, which share transactions.
+    combiner: Arc<Combiner>,
 }
 
 impl std::fmt::Debug for Store {
@@ -45,6 +48,7 @@ impl Store {
             core: Arc::clone(datastore.core()),
             tables: Arc::new(tables),
             listener,
+            combiner: Arc::default(),
         }
     }
 
@@ -53,6 +57,14 @@ impl Store {
         events: Vec<StoredEvent>,
         tracking: Vec<Tracking>,
     ) -> Result<(), PersistenceError> {
+        if tracking.is_empty() && !events.is_empty() {
+            let target = Target {
+                core: Arc::clone(&self.core),
+                tables: Arc::clone(&self.tables),
+                listener: self.listener.clone(),
+            };
+            return self.combiner.insert(&target, events).await;
+        }
         insert_with_retries(&self.core, &self.tables, &events, &tracking).await?;
         if let (false, Some(listener)) = (events.is_empty(), &self.listener) {
             listener.committed();

@@ -1,6 +1,9 @@
 //! [`PostgresView`]: a materialised view in a PostgreSQL database, with its own tracking table.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio_postgres::types::ToSql;
 
@@ -191,19 +194,35 @@ async fn commit(
             .begin(&begin)
             .await
             .map_err(|e| postgres_error(e, "can't record the view's position"))?;
-        for (sql, params) in &statements {
-            let refs: Vec<&(dyn ToSql + Sync)> =
-                params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-            let statement = connection
-                .client()
-                .prepare_cached(sql)
-                .await
-                .map_err(|e| postgres_error(e, "can't prepare a view statement"))?;
-            connection
-                .client()
-                .execute(&statement, &refs)
-                .await
-                .map_err(|e| postgres_error(e, "a view statement failed"))?;
+        // Each distinct statement prepared once (cached on the connection), then all of them
+        // sent at once and their answers awaited in order: the client pipelines requests that
+        // are polled together, so a batch costs about one round trip instead of one per
+        // statement. The server runs them in the order sent; after a failure the next ones
+        // fail too (the transaction is aborted), and the first failure is reported.
+        let client = connection.client();
+        let mut prepared = Vec::with_capacity(statements.len());
+        for (sql, _) in &statements {
+            let statement = match prepared.iter().find(|(text, _)| *text == sql.as_str()) {
+                Some((_, statement)) => tokio_postgres::Statement::clone(statement),
+                None => client
+                    .prepare_cached(sql)
+                    .await
+                    .map_err(|e| postgres_error(e, "can't prepare a view statement"))?,
+            };
+            prepared.push((sql.as_str(), statement));
+        }
+        let executions = prepared
+            .iter()
+            .zip(&statements)
+            .map(|((_, statement), (_, params))| {
+                let refs: Vec<&(dyn ToSql + Sync)> =
+                    params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+                let statement = statement.clone();
+                async move { client.execute(&statement, &refs).await }
+            })
+            .collect();
+        for result in in_order(executions).await {
+            result.map_err(|e| postgres_error(e, "a view statement failed"))?;
         }
         connection
             .client()
@@ -222,6 +241,31 @@ async fn commit(
             Err(error)
         }
     }
+}
+
+/// Polls `futures` together (the first poll of each in order, so that requests are sent in
+/// order) until all are done, and returns their outputs in order.
+async fn in_order<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// `value` as an SQL string literal.
