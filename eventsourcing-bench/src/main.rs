@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventsourcing::application::{Application, ApplicationBuilder, ApplicationError};
-use eventsourcing::persistence::{AesCipher, Transcoder};
+use eventsourcing::persistence::AesCipher;
 use eventsourcing::prelude::*;
 use eventsourcing::system::{
     MultiThreadedRunner, PolicyResult, Process, ProcessingEvent, SingleThreadedRunner, System,
@@ -818,39 +818,75 @@ fn raw_write(
 /// The physical limit of replay decoding: serde_json decoding the same stored states into
 /// plain structs, without the mapper or the aggregate.
 fn raw_decode(args: &Args, _tmp: &Path) -> Result<Output, BoxError> {
+    // The JSON work alone, strings borrowed: the reference's format, whose timestamp is
+    // `{"_type_": "datetime_iso", "_data_": "…"}`, and the compact one's RFC 3339 text.
     #[derive(Deserialize)]
     #[allow(dead_code)]
-    struct TrickAdded {
-        timestamp: DateTime<Utc>,
+    struct Transcoded<'a> {
+        #[serde(rename = "_type_")]
+        name: &'a str,
+        #[serde(rename = "_data_")]
+        data: &'a str,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct TrickAdded<'a> {
+        #[serde(borrow)]
+        timestamp: Transcoded<'a>,
+        trick: String,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct CompactTrickAdded<'a> {
+        timestamp: &'a str,
         trick: String,
     }
     let n_events = Args::or(args.events, 10_000);
     let reps = Args::or(args.reps, 5);
-    let mapper = eventsourcing::persistence::Mapper::default();
     let mut dog = Dog::register("replay-dog".into());
     for j in 0..n_events - 1 {
         dog.add_trick(format!("trick-{j}"));
     }
-    let states: Vec<Vec<u8>> = dog
-        .pending_events()
+    let events = &dog.pending_events()[1..];
+    let reference = eventsourcing::persistence::Mapper::default();
+    let states: Vec<Vec<u8>> = events
         .iter()
-        .skip(1)
-        .map(|e| mapper.from_domain_event(e).map(|s| s.state))
+        .map(|e| reference.from_domain_event(e).map(|s| s.state))
         .collect::<Result<_, _>>()?;
-    let transcoder = mapper.transcoder();
+    let compact =
+        eventsourcing::persistence::Mapper::new(eventsourcing::persistence::CompactJsonTranscoder);
+    let compact_states: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| compact.from_domain_event(e).map(|s| s.state))
+        .collect::<Result<_, _>>()?;
     let times = time_reps(reps, || {
         for state in &states {
-            let decoded: TrickAdded = transcoder.decode(state)?;
+            let decoded: TrickAdded = serde_json::from_slice(state)?;
+            std::hint::black_box(decoded);
+        }
+        Ok(())
+    })?;
+    let compact_times = time_reps(reps, || {
+        for state in &compact_states {
+            let decoded: CompactTrickAdded = serde_json::from_slice(state)?;
             std::hint::black_box(decoded);
         }
         Ok(())
     })?;
     let summary = summarize(&times);
+    let compact = summarize(&compact_times);
     let median = summary["median"].as_f64().unwrap_or(f64::NAN);
+    let compact_median = compact["median"].as_f64().unwrap_or(f64::NAN);
+    let bytes = |states: &[Vec<u8>]| {
+        states.iter().map(Vec::len).sum::<usize>() as f64 / states.len() as f64
+    };
     Ok(figures(json!({
         "events": states.len(),
         "decode_s": summary,
         "decode_events_per_s": states.len() as f64 / median,
+        "state_bytes_mean": bytes(&states),
+        "compact_decode_events_per_s": states.len() as f64 / compact_median,
+        "compact_state_bytes_mean": bytes(&compact_states),
     })))
 }
 

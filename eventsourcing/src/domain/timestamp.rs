@@ -116,14 +116,20 @@ fn format(timestamp: &DateTime<Utc>, buffer: &mut [u8; MAX_LEN], style: Style) -
     }
 }
 
-/// Appends `timestamp` as Python's `isoformat()` writes it (`2021-10-08T10:00:00.123456+00:00`).
-pub(crate) fn write_iso(timestamp: &DateTime<Utc>, out: &mut String) {
+/// Serialises `timestamp` as Python's `isoformat()` writes it
+/// (`2021-10-08T10:00:00.123456+00:00`).
+pub(crate) fn serialize_iso<S: Serializer>(
+    timestamp: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let mut buffer = [0u8; MAX_LEN];
     match format(timestamp, &mut buffer, Style::Iso).map(|len| std::str::from_utf8(&buffer[..len]))
     {
-        Some(Ok(text)) => out.push_str(text),
+        Some(Ok(text)) => serializer.serialize_str(text),
         // A year outside 0..=9999, which Python can't hold either.
-        _ => out.push_str(&timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+        _ => {
+            serializer.collect_str(&timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+        }
     }
 }
 
@@ -255,8 +261,7 @@ mod tests {
             (123_456_789, "2021-10-08T10:00:00.123456789+00:00"),
         ] {
             let timestamp = base + TimeDelta::nanoseconds(nanos);
-            let mut out = String::new();
-            write_iso(&timestamp, &mut out);
+            let out = serialize_iso(&timestamp, serde_json::value::Serializer).unwrap();
             assert_eq!(out, text);
             assert_eq!(parse(text), Some(timestamp));
         }

@@ -139,8 +139,9 @@ trait Leaf: Sized {
     /// What a plain string of it is, for error messages.
     const EXPECTING: &'static str;
 
-    /// Writes the reference's `_data_` string into `out` (cleared first) and returns it.
-    fn data<'b>(&self, out: &'b mut String) -> &'b str;
+    /// Serialises the reference's `_data_` string with `serializer` (formatted on the stack:
+    /// one is written for every stored event).
+    fn serialize_data<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
 
     /// Serialises as serde's own impl does.
     fn serialize_plain<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
@@ -153,11 +154,8 @@ impl Leaf for Uuid {
     const NAME: &'static str = "uuid_hex";
     const EXPECTING: &'static str = "a UUID";
 
-    fn data<'b>(&self, out: &'b mut String) -> &'b str {
-        out.clear();
-        let mut buffer = Uuid::encode_buffer();
-        out.push_str(self.simple().encode_lower(&mut buffer));
-        out
+    fn serialize_data<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.simple().encode_lower(&mut Uuid::encode_buffer()))
     }
 
     fn serialize_plain<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -173,10 +171,8 @@ impl Leaf for DateTime<Utc> {
     const NAME: &'static str = "datetime_iso";
     const EXPECTING: &'static str = "an ISO 8601 datetime";
 
-    fn data<'b>(&self, out: &'b mut String) -> &'b str {
-        out.clear();
-        timestamp::write_iso(self, out);
-        out
+    fn serialize_data<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        timestamp::serialize_iso(self, serializer)
     }
 
     fn serialize_plain<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -193,11 +189,8 @@ impl Leaf for rust_decimal::Decimal {
     const NAME: &'static str = DECIMAL_NAME;
     const EXPECTING: &'static str = "a decimal number";
 
-    fn data<'b>(&self, out: &'b mut String) -> &'b str {
-        use std::fmt::Write;
-        out.clear();
-        let _ = write!(out, "{self}");
-        out
+    fn serialize_data<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 
     fn serialize_plain<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -256,11 +249,16 @@ fn serialize_leaf<T: Leaf, S: Serializer>(value: &T, serializer: S) -> Result<S:
     if !is_reference_format() {
         return value.serialize_plain(serializer);
     }
-    let mut buffer = String::new();
-    let data = value.data(&mut buffer);
+    /// The `_data_` entry, serialised straight into the wrapper.
+    struct DataOf<'a, T>(&'a T);
+    impl<T: Leaf> Serialize for DataOf<'_, T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize_data(serializer)
+        }
+    }
     let mut wrapper = serializer.serialize_struct(T::NAME, 2)?;
     wrapper.serialize_field(TYPE_KEY, T::NAME)?;
-    wrapper.serialize_field(DATA_KEY, data)?;
+    wrapper.serialize_field(DATA_KEY, &DataOf(value))?;
     wrapper.end()
 }
 
