@@ -333,12 +333,25 @@ impl<T: Transcoder> AsyncRepository<T> {
         found_or_else(id, self.get(id).await, create)
     }
 
+    /// The aggregate with id `id` as it was at `timestamp`, as
+    /// [`Repository::get_as_of`](super::Repository::get_as_of) rebuilds it.
+    pub async fn get_as_of<A: Aggregate>(
+        &self,
+        id: Uuid,
+        timestamp: chrono::DateTime<chrono::Utc>,
+    ) -> Result<A, ApplicationError> {
+        self.run(id, Load::<A>::as_of(id, timestamp)).await
+    }
+
     async fn load<A: Aggregate>(
         &self,
         id: Uuid,
         version: Option<u64>,
     ) -> Result<A, ApplicationError> {
-        let mut load = Load::<A>::new(id, version);
+        self.run(id, Load::<A>::new(id, version)).await
+    }
+
+    async fn run<A: Aggregate>(&self, id: Uuid, mut load: Load<A>) -> Result<A, ApplicationError> {
         if let Some(snapshots) = &self.snapshots {
             let stored = snapshots
                 .select_events(id, load.snapshot_query())

@@ -19,6 +19,16 @@ pub enum ApplicationError {
         version: Option<u64>,
     },
 
+    /// The aggregate did not exist yet at the time asked for
+    /// ([`Repository::get_as_of`](super::Repository::get_as_of)), or has no events.
+    #[error("aggregate {id} not found as of {timestamp}")]
+    AggregateNotFoundAsOf {
+        /// The aggregate id asked for.
+        id: Uuid,
+        /// The time asked for.
+        timestamp: chrono::DateTime<chrono::Utc>,
+    },
+
     /// A get-or-create ([`Repository::get_or_else`](super::Repository::get_or_else)) did not
     /// find the aggregate, and the aggregate it created has another id: the next call would not
     /// find that one either, and create yet another.
@@ -131,9 +141,14 @@ impl ApplicationError {
         }
     }
 
-    /// Whether this is [`ApplicationError::AggregateNotFound`].
+    /// Whether this is [`ApplicationError::AggregateNotFound`] (or
+    /// [`AggregateNotFoundAsOf`](ApplicationError::AggregateNotFoundAsOf)).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, ApplicationError::AggregateNotFound { .. })
+        matches!(
+            self,
+            ApplicationError::AggregateNotFound { .. }
+                | ApplicationError::AggregateNotFoundAsOf { .. }
+        )
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::ApplicationError;
@@ -118,8 +119,56 @@ impl<T: Transcoder> Repository<T> {
         self.load(id, Some(version))
     }
 
+    /// The aggregate with id `id` as it was at `timestamp`: rebuilt from its events up to that
+    /// time (its events' timestamps, which only increase), starting from the newest snapshot
+    /// only when that snapshot is not newer. [`ApplicationError::AggregateNotFoundAsOf`] if
+    /// it was created after `timestamp` (or has no events).
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    ///
+    /// #[aggregate]
+    /// pub struct Counter { count: u64 }
+    ///
+    /// #[aggregate]
+    /// impl Counter {
+    ///     #[created]
+    ///     pub fn create() -> Self { Counter { count: 0 } }
+    ///
+    ///     #[event]
+    ///     pub fn incremented(&mut self) { self.count += 1 }
+    /// }
+    ///
+    /// let app = Application::new("Counters")?;
+    /// let mut counter = Counter::create();
+    /// counter.incremented();
+    /// app.save(&mut counter)?;
+    /// let then = counter.modified_on();
+    /// counter.incremented();
+    /// app.save(&mut counter)?;
+    ///
+    /// let past: Counter = app.repository().get_as_of(counter.id(), then)?;
+    /// assert_eq!(past.version(), 2);
+    /// assert_eq!(past.modified_on(), then);
+    /// let before = counter.created_on() - chrono::TimeDelta::seconds(1);
+    /// let error = app.repository().get_as_of::<Counter>(counter.id(), before).err();
+    /// assert!(error.is_some_and(|e| e.is_not_found()));
+    /// # Ok::<(), ApplicationError>(())
+    /// ```
+    pub fn get_as_of<A: Aggregate>(
+        &self,
+        id: Uuid,
+        timestamp: DateTime<Utc>,
+    ) -> Result<A, ApplicationError> {
+        self.run(Load::<A>::as_of(id, timestamp))
+    }
+
     fn load<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<A, ApplicationError> {
-        let mut load = Load::<A>::new(id, version);
+        self.run(Load::<A>::new(id, version))
+    }
+
+    fn run<A: Aggregate>(&self, mut load: Load<A>) -> Result<A, ApplicationError> {
+        let id = load.id;
         if let Some(snapshots) = &self.snapshots {
             let stored = snapshots.select_events(id, &load.snapshot_query())?.pop();
             load.restore_snapshot(&self.mapper, stored);
@@ -138,6 +187,9 @@ impl<T: Transcoder> Repository<T> {
 pub(crate) struct Load<A> {
     id: Uuid,
     version: Option<u64>,
+    /// The time to rebuild the aggregate as of (`get_as_of`): events after it are not applied,
+    /// nor a snapshot taken after it.
+    as_of: Option<DateTime<Utc>>,
     aggregate: Option<A>,
     /// The version of the last event applied (or of the snapshot).
     after: Option<u64>,
@@ -150,9 +202,18 @@ impl<A: Aggregate> Load<A> {
         Load {
             id,
             version,
+            as_of: None,
             aggregate: None,
             after: None,
             more: true,
+        }
+    }
+
+    /// Getting the aggregate as it was at `timestamp`.
+    pub(crate) fn as_of(id: Uuid, timestamp: DateTime<Utc>) -> Self {
+        Load {
+            as_of: Some(timestamp),
+            ..Load::new(id, None)
         }
     }
 
@@ -195,6 +256,8 @@ impl<A: Aggregate> Load<A> {
                 .map_err(ApplicationError::from)
         };
         match restored {
+            // Newer than the time asked for: replayed from the events instead.
+            Ok(aggregate) if self.as_of.is_some_and(|t| aggregate.modified_on() > t) => {}
             Ok(aggregate) => {
                 self.after = Some(aggregate.version());
                 self.aggregate = Some(aggregate);
@@ -232,6 +295,11 @@ impl<A: Aggregate> Load<A> {
         for stored in page {
             self.after = Some(stored.originator_version);
             let event = mapper.to_domain_event::<A::Event>(&stored)?;
+            if self.as_of.is_some_and(|t| event.timestamp > t) {
+                // An aggregate's timestamps only increase: nothing after this one applies.
+                self.more = false;
+                break;
+            }
             match &mut self.aggregate {
                 None => self.aggregate = Some(A::from_created_event(event)?),
                 Some(aggregate) => aggregate.apply_event(event)?,
@@ -242,10 +310,17 @@ impl<A: Aggregate> Load<A> {
 
     /// The aggregate, once every page has been applied.
     pub(crate) fn finish(self) -> Result<A, ApplicationError> {
-        self.aggregate.ok_or(ApplicationError::AggregateNotFound {
-            id: self.id,
-            version: self.version,
-        })
+        match (self.aggregate, self.as_of) {
+            (Some(aggregate), _) => Ok(aggregate),
+            (None, Some(timestamp)) => Err(ApplicationError::AggregateNotFoundAsOf {
+                id: self.id,
+                timestamp,
+            }),
+            (None, None) => Err(ApplicationError::AggregateNotFound {
+                id: self.id,
+                version: self.version,
+            }),
+        }
     }
 }
 
