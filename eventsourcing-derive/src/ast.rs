@@ -67,6 +67,21 @@ fn attr_tokens(attr: &Attribute) -> syn::Result<TokenStream> {
 
 impl AggregateImpl {
     pub(crate) fn from_item(mut item: ItemImpl, args: ImplArgs, errors: &mut Errors) -> Self {
+        if args.discardable.as_ref().is_some_and(|d| d.value) {
+            // An event method like any other, so that it is checked and expanded as one.
+            let span = args
+                .discardable
+                .as_ref()
+                .map_or_else(proc_macro2::Span::call_site, |d| d.span);
+            item.items.push(syn::parse_quote_spanned! {span=>
+                /// Discards the aggregate: records its `Discarded` event. Afterwards the
+                /// repository's `get` refuses it (`ApplicationError::AggregateDiscarded`), and
+                /// saving events recorded after this one is refused; its events stay stored, and
+                /// `get_at` or `get_as_of` still read it as it was before.
+                #[event("Discarded")]
+                pub fn discard(&mut self) {}
+            });
+        }
         let mut methods = Vec::new();
         let mut slots = Vec::new();
         for (slot, impl_item) in item.items.iter_mut().enumerate() {

@@ -66,6 +66,16 @@ impl RawValue {
         }
     }
 
+    fn bool(self, key: &Ident) -> syn::Result<syn::LitBool> {
+        match self {
+            RawValue::Lit(Lit::Bool(value)) => Ok(value),
+            other => Err(syn::Error::new(
+                other.span(),
+                format!("`{key}` takes `true` or `false`, such as `{key} = true`"),
+            )),
+        }
+    }
+
     fn string(self, key: &Ident) -> syn::Result<LitStr> {
         match self {
             RawValue::Lit(Lit::Str(s)) => Ok(s),
@@ -237,6 +247,8 @@ pub(crate) struct ImplArgs {
     pub(crate) version: Option<LitInt>,
     /// `upcast = [...]`: snapshot state upcast functions, v1→v2 first.
     pub(crate) upcast: Option<Vec<Path>>,
+    /// `discardable = true`: a generated `discard()` method records a `Discarded` event.
+    pub(crate) discardable: Option<syn::LitBool>,
 }
 
 impl ImplArgs {
@@ -251,9 +263,17 @@ impl ImplArgs {
                 }
                 "version" => set_once(&mut args.version, &key, value.int(&key), errors),
                 "upcast" => set_once(&mut args.upcast, &key, value.paths(&key), errors),
+                "discardable" => set_once(&mut args.discardable, &key, value.bool(&key), errors),
                 _ => errors.push(unknown(
                     &key,
-                    &["module", "initial_version", "version", "upcast", "crate"],
+                    &[
+                        "module",
+                        "initial_version",
+                        "version",
+                        "upcast",
+                        "discardable",
+                        "crate",
+                    ],
                 )),
             }
         }

@@ -74,6 +74,8 @@ pub(crate) struct Model {
     pub(crate) version: u32,
     pub(crate) upcast: Vec<Path>,
     pub(crate) module: Option<LitStr>,
+    /// `discardable = true`: the `Discarded` event discards the aggregate.
+    pub(crate) discardable: bool,
 }
 
 /// The struct an impl block is for, if it is an inherent impl of a plain (non-generic) type.
@@ -303,6 +305,7 @@ pub(crate) fn check(input: &AggregateImpl, errors: &mut Errors) -> Option<Model>
         version,
         upcast,
         module: input.args.module.clone(),
+        discardable: input.args.discardable.as_ref().is_some_and(|d| d.value),
     })
 }
 

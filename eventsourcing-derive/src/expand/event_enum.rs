@@ -122,11 +122,14 @@ pub(super) fn expand(
             let upcasters = upcaster_paths(model, &event.upcast);
             quote!(.version(#version, &[#(#upcasters),*]))
         });
+        let discards =
+            (model.discardable && event.kind == Kind::Event && event.variant == "Discarded")
+                .then(|| quote!(.discards()));
         let aliases = (!event.aliases.is_empty()).then(|| {
             let aliases = &event.aliases;
             quote!(.aliases(&[#(#aliases),*]))
         });
-        quote!(#krate::domain::EventType::new(#name, #topic) #created #version #aliases)
+        quote!(#krate::domain::EventType::new(#name, #topic) #created #version #aliases #discards)
     });
     let enum_name = enum_ident.to_string();
     let serialize_arms = events.iter().enumerate().map(|(index, event)| {

@@ -1,19 +1,22 @@
 //! What [`Application::save`](super::Application::save) saves: the [`Aggregates`] trait, for one aggregate, tuples of
 //! several of any types, and slices of one type.
 
+use super::error::ApplicationError;
 use super::snapshotting::AfterSave;
-use crate::domain::Aggregate;
-use crate::persistence::{Mapper, PersistenceError, StoredEvent, Transcoder};
+use crate::domain::{Aggregate, AggregateEvent};
+use crate::persistence::{Mapper, StoredEvent, Transcoder};
 
 /// Aggregates that [`Application::save`](super::Application::save) can save together: `&mut A`, tuples of these (up to
 /// eight), and `&mut [A]`, `&mut Vec<A>` or `Vec<&mut A>` of one type.
 pub trait Aggregates {
     /// Appends the stored form of the pending events to `out`, in order.
+    /// [`ApplicationError::AggregateDiscarded`] if an aggregate has events recorded after it
+    /// was discarded.
     fn stored_events<T: Transcoder>(
         &self,
         mapper: &Mapper<T>,
         out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError>;
+    ) -> Result<(), ApplicationError>;
 
     /// After a successful save: clears the pending events, and notes in `after` the automatic
     /// snapshots that are due (the application takes them).
@@ -25,8 +28,21 @@ fn push_stored<A: Aggregate, T: Transcoder>(
     aggregate: &A,
     mapper: &Mapper<T>,
     out: &mut Vec<StoredEvent>,
-) -> Result<(), PersistenceError> {
-    out.extend(mapper.from_domain_events(aggregate.pending_events())?);
+) -> Result<(), ApplicationError> {
+    // A discarded aggregate takes no more events: what was recorded after its discarding
+    // event is refused, and nothing of the save is stored.
+    let pending = aggregate.pending_events();
+    if aggregate.is_discarded()
+        && pending
+            .last()
+            .is_some_and(|e| !e.payload.event_type().discards)
+    {
+        return Err(ApplicationError::AggregateDiscarded {
+            id: aggregate.id(),
+            version: None,
+        });
+    }
+    out.extend(mapper.from_domain_events(pending)?);
     Ok(())
 }
 
@@ -48,7 +64,7 @@ impl<A: Aggregate> Aggregates for &mut A {
         &self,
         mapper: &Mapper<T>,
         out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError> {
+    ) -> Result<(), ApplicationError> {
         push_stored(&**self, mapper, out)
     }
 
@@ -62,7 +78,7 @@ impl<A: Aggregate> Aggregates for &mut [A] {
         &self,
         mapper: &Mapper<T>,
         out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError> {
+    ) -> Result<(), ApplicationError> {
         self.iter().try_for_each(|a| push_stored(a, mapper, out))
     }
 
@@ -76,7 +92,7 @@ impl<A: Aggregate> Aggregates for &mut Vec<A> {
         &self,
         mapper: &Mapper<T>,
         out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError> {
+    ) -> Result<(), ApplicationError> {
         self.iter().try_for_each(|a| push_stored(a, mapper, out))
     }
 
@@ -90,7 +106,7 @@ impl<A: Aggregate> Aggregates for Vec<&mut A> {
         &self,
         mapper: &Mapper<T>,
         out: &mut Vec<StoredEvent>,
-    ) -> Result<(), PersistenceError> {
+    ) -> Result<(), ApplicationError> {
         self.iter().try_for_each(|a| push_stored(&**a, mapper, out))
     }
 
@@ -106,7 +122,7 @@ macro_rules! tuple_aggregates {
                 &self,
                 mapper: &Mapper<T>,
                 out: &mut Vec<StoredEvent>,
-            ) -> Result<(), PersistenceError> {
+            ) -> Result<(), ApplicationError> {
                 $(self.$index.stored_events(mapper, out)?;)+
                 Ok(())
             }

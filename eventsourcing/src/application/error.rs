@@ -19,6 +19,18 @@ pub enum ApplicationError {
         version: Option<u64>,
     },
 
+    /// The aggregate was discarded (an aggregate declared `#[aggregate(discardable)]`, after
+    /// its `discard()`): getting it, at or after the version that discarded it, and saving
+    /// events recorded after it, are refused. Its events stay in the store; `get_at` and
+    /// `get_as_of` read it as it was before.
+    #[error("aggregate {id} was discarded{}", version.map(|v| format!(" (at version {v})")).unwrap_or_default())]
+    AggregateDiscarded {
+        /// The aggregate's id.
+        id: Uuid,
+        /// The version that discarded it, when known.
+        version: Option<u64>,
+    },
+
     /// The aggregate did not exist yet at the time asked for
     /// ([`Repository::get_as_of`](super::Repository::get_as_of)), or has no events.
     #[error("aggregate {id} not found as of {timestamp}")]
@@ -139,6 +151,11 @@ impl ApplicationError {
             ApplicationError::Persistence(error) => error.conflict(),
             _ => None,
         }
+    }
+
+    /// Whether this is [`ApplicationError::AggregateDiscarded`].
+    pub fn is_discarded(&self) -> bool {
+        matches!(self, ApplicationError::AggregateDiscarded { .. })
     }
 
     /// Whether this is [`ApplicationError::AggregateNotFound`] (or

@@ -311,6 +311,12 @@ impl<A: Aggregate> Load<A> {
     /// The aggregate, once every page has been applied.
     pub(crate) fn finish(self) -> Result<A, ApplicationError> {
         match (self.aggregate, self.as_of) {
+            (Some(aggregate), _) if aggregate.is_discarded() => {
+                Err(ApplicationError::AggregateDiscarded {
+                    id: self.id,
+                    version: Some(aggregate.version()),
+                })
+            }
             (Some(aggregate), _) => Ok(aggregate),
             (None, Some(timestamp)) => Err(ApplicationError::AggregateNotFoundAsOf {
                 id: self.id,

@@ -166,6 +166,14 @@ pub trait Aggregate: Sized + Send + Sync + 'static {
         self.meta().modified_on
     }
 
+    /// Whether the aggregate has been discarded (by an event whose type
+    /// [`discards`](super::EventType::discards), such as the `Discarded` event of
+    /// `#[aggregate(discardable)]`): repositories then refuse to get it, and applications to
+    /// save events recorded after it.
+    fn is_discarded(&self) -> bool {
+        self.meta().discarded
+    }
+
     /// The events triggered since the aggregate was created or loaded, not yet collected.
     fn pending_events(&self) -> &[DomainEvent<Self::Event>] {
         &self.meta().pending_events
@@ -256,12 +264,14 @@ pub trait Aggregate: Sized + Send + Sync + 'static {
         let mut sealed = Sealed::replaying();
         // Event methods the body calls only apply (see `AggregateMeta::applying`).
         let was_applying = std::mem::replace(&mut self.meta_mut(&sealed).applying, true);
+        let discards = event.payload.event_type().discards;
         let applied = self.apply(event.payload, &mut sealed);
         let meta = self.meta_mut(&sealed);
         meta.applying = was_applying;
         applied?;
         meta.version = event.originator_version;
         meta.modified_on = event.timestamp;
+        meta.discarded |= discards;
         Ok(())
     }
 
@@ -341,6 +351,9 @@ pub struct AggregateMeta<A: Aggregate> {
     /// method called then only applies its body, without recording an event of its own. The
     /// event whose body called it is the one recorded, and replaying that event calls it again.
     pub(crate) applying: bool,
+    /// Whether an event that discards the aggregate has been applied
+    /// ([`EventType::discards`](super::EventType::discards)).
+    pub(crate) discarded: bool,
 }
 
 impl<A: Aggregate> AggregateMeta<A> {
@@ -356,6 +369,7 @@ impl<A: Aggregate> AggregateMeta<A> {
             modified_on: DateTime::<Utc>::UNIX_EPOCH,
             pending_events: Vec::new(),
             applying: false,
+            discarded: false,
         }
     }
 
@@ -368,6 +382,7 @@ impl<A: Aggregate> AggregateMeta<A> {
             modified_on: event.timestamp,
             pending_events: vec![event],
             applying: false,
+            discarded: false,
         }
     }
 
@@ -385,6 +400,7 @@ impl<A: Aggregate> AggregateMeta<A> {
             modified_on,
             pending_events: Vec::new(),
             applying: false,
+            discarded: false,
         }
     }
 
@@ -402,6 +418,7 @@ impl<A: Aggregate> AggregateMeta<A> {
     pub(crate) fn record(&mut self, event: DomainEvent<A::Event>) {
         self.version = event.originator_version;
         self.modified_on = event.timestamp;
+        self.discarded |= event.payload.event_type().discards;
         self.pending_events.push(event);
     }
 
@@ -432,6 +449,7 @@ impl<A: Aggregate> Clone for AggregateMeta<A> {
             modified_on: self.modified_on,
             pending_events: self.pending_events.clone(),
             applying: self.applying,
+            discarded: self.discarded,
         }
     }
 }

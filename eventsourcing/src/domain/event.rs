@@ -241,6 +241,9 @@ pub struct EventType {
     /// `originator_topic` (the reference library reads it to know what to construct). When
     /// `None`, it is the created event's topic without its last `.Name`.
     pub originator_topic: Option<&'static str>,
+    /// Whether this event discards the aggregate (the `Discarded` event of
+    /// `#[aggregate(discardable)]`; see [`Aggregate::is_discarded`](super::Aggregate::is_discarded)).
+    pub discards: bool,
 }
 
 impl EventType {
@@ -254,7 +257,14 @@ impl EventType {
             upcasters: &[],
             created: false,
             originator_topic: None,
+            discards: false,
         }
+    }
+
+    /// The same type, as an event that discards the aggregate.
+    pub const fn discards(mut self) -> Self {
+        self.discards = true;
+        self
     }
 
     /// The same type, as the created event of the aggregate whose topic is `topic`.
@@ -309,6 +319,7 @@ impl fmt::Debug for EventType {
             .field("upcasters", &self.upcasters.len())
             .field("created", &self.created)
             .field("originator_topic", &self.originator_topic)
+            .field("discards", &self.discards)
             .finish()
     }
 }
@@ -324,6 +335,7 @@ impl PartialEq for EventType {
             && self.upcasters.len() == other.upcasters.len()
             && self.created == other.created
             && (!self.created || self.aggregate_topic() == other.aggregate_topic())
+            && self.discards == other.discards
     }
 }
 
