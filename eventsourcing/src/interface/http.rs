@@ -86,13 +86,62 @@ impl std::fmt::Debug for NotificationLogServer {
 }
 
 impl NotificationLogServer {
-    /// Binds `addr` (port 0 picks a free port) and serves `service` from a background thread.
+    /// Binds `addr` (port 0 picks a free port) and serves `service` from a background thread,
+    /// to anyone who can reach the address: bind a loopback address (`127.0.0.1:PORT`) unless
+    /// the network between it and its readers is trusted, or require a token with
+    /// [`bind_with_token`](NotificationLogServer::bind_with_token).
     pub fn bind(addr: impl ToSocketAddrs, service: NotificationLogJsonService) -> io::Result<Self> {
+        Self::serve(addr, service, None)
+    }
+
+    /// As [`bind`](NotificationLogServer::bind), answering only requests that carry
+    /// `Authorization: Bearer {token}` (compared in constant time); others get 401. The token
+    /// travels in clear text over plain HTTP: put a TLS-terminating proxy in front of the
+    /// server for any network you do not trust (see the README).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use eventsourcing::application::{Application, NotificationLog};
+    /// use eventsourcing::interface::http::{HttpNotificationLog, HttpNotificationLogInterface, NotificationLogServer};
+    /// use eventsourcing::interface::{NotificationLogJsonClient, NotificationLogJsonService};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Application::new("Notes")?;
+    /// let service = NotificationLogJsonService::new(Arc::new(app.log().clone()));
+    /// let server = NotificationLogServer::bind_with_token("127.0.0.1:0", service, "s3cret")?;
+    /// let url = format!("http://{}", server.local_addr());
+    ///
+    /// let anonymous = HttpNotificationLog::connect(&url)?;
+    /// assert!(anonymous.select(1, 10).is_err()); // 401
+    /// let client = NotificationLogJsonClient::new(HttpNotificationLogInterface::new(&url)?.with_token("s3cret"));
+    /// assert!(client.select(1, 10)?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn bind_with_token(
+        addr: impl ToSocketAddrs,
+        service: NotificationLogJsonService,
+        token: &str,
+    ) -> io::Result<Self> {
+        if token.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the bearer token of a notification log server can't be empty",
+            ));
+        }
+        Self::serve(addr, service, Some(token.as_bytes().to_vec()))
+    }
+
+    fn serve(
+        addr: impl ToSocketAddrs,
+        service: NotificationLogJsonService,
+        token: Option<Vec<u8>>,
+    ) -> io::Result<Self> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let thread_stopping = Arc::clone(&stopping);
-        let service = Arc::new(service);
+        let service = Arc::new(Served { service, token });
         let active = Arc::new(AtomicUsize::new(0));
         let thread = std::thread::Builder::new()
             .name("eventsourcing-http".into())
@@ -159,7 +208,36 @@ impl Drop for NotificationLogServer {
     }
 }
 
-fn handle(mut stream: TcpStream, service: &NotificationLogJsonService) -> io::Result<()> {
+/// What a server serves, and to whom.
+struct Served {
+    service: NotificationLogJsonService,
+    /// The bearer token requests must carry, if any.
+    token: Option<Vec<u8>>,
+}
+
+/// Whether `a` and `b` are equal, in a time that depends on their lengths only, not on where
+/// they differ (so that a token can't be guessed byte by byte from response times).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// Whether the request's headers carry the token `token` as `Authorization: Bearer ...`.
+fn authorized(headers: &[httparse::Header<'_>], token: &[u8]) -> bool {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("authorization"))
+        .any(|h| {
+            let value = h.value;
+            value.len() > 7
+                && value[..7].eq_ignore_ascii_case(b"bearer ")
+                && constant_time_eq(value[7..].trim_ascii(), token)
+        })
+}
+
+fn handle(mut stream: TcpStream, served: &Served) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut head = Vec::with_capacity(1024);
     let mut buffer = [0u8; 1024];
@@ -182,10 +260,19 @@ fn handle(mut stream: TcpStream, service: &NotificationLogJsonService) -> io::Re
         }
         _ => return respond(&mut stream, 400, &error_json("malformed request")),
     };
+    if let Some(token) = &served.token {
+        if !authorized(request.headers, token) {
+            return respond(
+                &mut stream,
+                401,
+                &error_json("a bearer token is required (Authorization: Bearer ...)"),
+            );
+        }
+    }
     if method != "GET" {
         return respond(&mut stream, 405, &error_json("only GET is supported"));
     }
-    let (status, body) = route(path, service);
+    let (status, body) = route(path, &served.service);
     respond(&mut stream, status, &body)
 }
 
@@ -340,24 +427,28 @@ fn respond(stream: &mut TcpStream, status: u16, body: &str) -> io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
         _ => "Internal Server Error",
     };
     write!(
         stream,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {reason}\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        if status == 401 { "WWW-Authenticate: Bearer\r\n" } else { "" },
         body.len()
     )?;
     stream.flush()
 }
 
 /// The client side of [`NotificationLogServer`]: a [`NotificationLogInterface`] over HTTP.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpNotificationLogInterface {
     host: String,
     addr: SocketAddr,
     timeout: Duration,
+    /// The bearer token sent with each request, if any.
+    token: Option<String>,
 }
 
 /// A notification log read over HTTP: give it to a
@@ -370,6 +461,18 @@ impl HttpNotificationLog {
         Ok(NotificationLogJsonClient::new(
             HttpNotificationLogInterface::new(url)?,
         ))
+    }
+}
+
+impl std::fmt::Debug for HttpNotificationLogInterface {
+    /// Without the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpNotificationLogInterface")
+            .field("host", &self.host)
+            .field("addr", &self.addr)
+            .field("timeout", &self.timeout)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
     }
 }
 
@@ -405,7 +508,15 @@ impl HttpNotificationLogInterface {
             host,
             addr,
             timeout: Duration::from_secs(30),
+            token: None,
         })
+    }
+
+    /// Sends `Authorization: Bearer {token}` with each request (for a server made with
+    /// [`NotificationLogServer::bind_with_token`]).
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     /// How long to wait for the server (connecting, and each read).
@@ -426,9 +537,13 @@ impl HttpNotificationLogInterface {
         stream
             .set_write_timeout(Some(self.timeout))
             .map_err(failed)?;
+        let authorization = match &self.token {
+            Some(token) => format!("Authorization: Bearer {token}\r\n"),
+            None => String::new(),
+        };
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{authorization}Accept: application/json\r\nConnection: close\r\n\r\n",
             self.host
         )
         .map_err(failed)?;
@@ -536,6 +651,25 @@ impl NotificationLogInterface for HttpNotificationLogInterface {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cres"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
+        assert!(!constant_time_eq(b"", b"x"));
+        let header = |value: &'static [u8]| {
+            [httparse::Header {
+                name: "Authorization",
+                value,
+            }]
+        };
+        assert!(authorized(&header(b"Bearer s3cret"), b"s3cret"));
+        assert!(authorized(&header(b"bearer  s3cret "), b"s3cret"));
+        assert!(!authorized(&header(b"Basic s3cret"), b"s3cret"));
+        assert!(!authorized(&header(b"Bearer s3cre"), b"s3cret"));
+        assert!(!authorized(&[], b"s3cret"));
+    }
 
     #[test]
     fn topics_survive_the_query_string() {
