@@ -303,6 +303,14 @@ pub(crate) fn project_batch<P: Projection, T: Transcoder>(
     name: &str,
     batch: Vec<Notification>,
 ) -> Result<(), ProjectionError> {
+    let span = tracing::debug_span!(
+        "project",
+        projection = name,
+        notifications = batch.len(),
+        first_id = batch.first().map(|n| n.id),
+        last_id = batch.last().map(|n| n.id),
+    );
+    let _entered = span.enter();
     let mut events = Vec::with_capacity(batch.len());
     let mut failed = None;
     let mut last = None;

@@ -206,6 +206,7 @@ impl Worker {
     /// while another replica holds it, works while this one does, and starts the job again if
     /// it stops on an error. Returns when `shutdown` resolves, after stopping the job and
     /// releasing the lease; an error only if the job could not be stopped cleanly.
+    #[tracing::instrument(name = "worker", skip_all, fields(worker = %self.name))]
     pub async fn run(
         &self,
         job: &dyn Job,

@@ -188,6 +188,8 @@ impl<T: Transcoder> Application<T> {
         if stored.is_empty() {
             return Ok(());
         }
+        let span = super::trace::save_span(self.name(), &stored);
+        let _entered = span.enter();
         self.recorder.insert_owned(stored)?;
         let mut after = AfterSave::new(
             self.snapshots
@@ -253,10 +255,13 @@ impl<T: Transcoder> Application<T> {
             .snapshots
             .as_ref()
             .ok_or(ApplicationError::SnapshottingDisabled)?;
+        let span = super::trace::snapshot_span(self.name(), A::NAME, id);
+        let _entered = span.enter();
         let aggregate: A = match version {
             Some(version) => self.repository.get_at(id, version)?,
             None => self.repository.get(id)?,
         };
+        span.record("version", aggregate.version());
         store_snapshot(snapshots, &aggregate)
     }
 

@@ -185,7 +185,8 @@ impl<T: Transcoder> AsyncApplication<T> {
         if stored.is_empty() {
             return Ok(());
         }
-        self.recorder.insert_events(stored).await?;
+        let span = super::trace::save_span(self.name(), &stored);
+        tracing::Instrument::instrument(self.recorder.insert_events(stored), span).await?;
         let mut after = AfterSave::new(
             self.snapshots
                 .as_ref()
@@ -352,18 +353,23 @@ impl<T: Transcoder> AsyncRepository<T> {
     }
 
     async fn run<A: Aggregate>(&self, id: Uuid, mut load: Load<A>) -> Result<A, ApplicationError> {
-        if let Some(snapshots) = &self.snapshots {
-            let stored = snapshots
-                .select_events(id, load.snapshot_query())
-                .await?
-                .pop();
-            load.restore_snapshot(&self.mapper, stored);
-        }
-        while let Some(query) = load.next_query() {
-            let page = self.events.select_events(id, query).await?;
-            load.apply_page(&self.mapper, page)?;
-        }
-        load.finish()
+        let span = load.span();
+        let loading = async {
+            if let Some(snapshots) = &self.snapshots {
+                let stored = snapshots
+                    .select_events(id, load.snapshot_query())
+                    .await?
+                    .pop();
+                load.restore_snapshot(&self.mapper, stored);
+            }
+            while let Some(query) = load.next_query() {
+                let page = self.events.select_events(id, query).await?;
+                load.apply_page(&self.mapper, page)?;
+            }
+            Ok::<_, ApplicationError>(load)
+        };
+        let load = tracing::Instrument::instrument(loading, span.clone()).await?;
+        load.finish(&span)
     }
 }
 

@@ -17,6 +17,7 @@ mod notification_log;
 mod repository;
 mod snapshotting;
 mod subscription;
+mod trace;
 mod upstream;
 
 pub use aggregates::Aggregates;

@@ -169,6 +169,8 @@ impl<T: Transcoder> Repository<T> {
 
     fn run<A: Aggregate>(&self, mut load: Load<A>) -> Result<A, ApplicationError> {
         let id = load.id;
+        let span = load.span();
+        let _entered = span.enter();
         if let Some(snapshots) = &self.snapshots {
             let stored = snapshots.select_events(id, &load.snapshot_query())?.pop();
             load.restore_snapshot(&self.mapper, stored);
@@ -177,7 +179,7 @@ impl<T: Transcoder> Repository<T> {
             let page = self.events.select_events(id, &query)?;
             load.apply_page(&self.mapper, page)?;
         }
-        load.finish()
+        load.finish(&span)
     }
 }
 
@@ -207,6 +209,18 @@ impl<A: Aggregate> Load<A> {
             after: None,
             more: true,
         }
+    }
+
+    /// The span of this get.
+    pub(crate) fn span(&self) -> tracing::Span {
+        let span = super::trace::get_span(A::NAME, self.id, self.version);
+        if let Some(as_of) = self.as_of {
+            span.record(
+                "version",
+                tracing::field::display(format_args!("as of {as_of}")),
+            );
+        }
+        span
     }
 
     /// Getting the aggregate as it was at `timestamp`.
@@ -309,7 +323,10 @@ impl<A: Aggregate> Load<A> {
     }
 
     /// The aggregate, once every page has been applied.
-    pub(crate) fn finish(self) -> Result<A, ApplicationError> {
+    pub(crate) fn finish(self, span: &tracing::Span) -> Result<A, ApplicationError> {
+        if let Some(aggregate) = &self.aggregate {
+            span.record("loaded_version", aggregate.version());
+        }
         match (self.aggregate, self.as_of) {
             (Some(aggregate), _) if aggregate.is_discarded() => {
                 Err(ApplicationError::AggregateDiscarded {

@@ -229,11 +229,16 @@ impl Iterator for Subscription {
             }
             let start = self.cursor.start()?;
             let seen = self.waking.signal.count();
-            match self.recorder.select_notifications_of(
-                start,
-                SUBSCRIPTION_PAGE,
-                &self.cursor.topics,
-            ) {
+            let span =
+                tracing::debug_span!("subscription_read", start, read = tracing::field::Empty);
+            let read = span.in_scope(|| {
+                self.recorder
+                    .select_notifications_of(start, SUBSCRIPTION_PAGE, &self.cursor.topics)
+            });
+            if let Ok(page) = &read {
+                span.record("read", page.len());
+            }
+            match read {
                 Ok(page) if !page.is_empty() => self.cursor.page.extend(page),
                 Ok(_) => {
                     self.waking.signal.wait_past(seen, self.waking.interval());
@@ -380,10 +385,9 @@ mod stream {
                         return Ok(Vec::new());
                     }
                     let seen = waking.signal.count();
-                    let page = match recorder
-                        .select_notifications_of(start, SUBSCRIPTION_PAGE, &topics)
-                        .await
-                    {
+                    let span = tracing::debug_span!("subscription_read", start);
+                    let read = recorder.select_notifications_of(start, SUBSCRIPTION_PAGE, &topics);
+                    let page = match tracing::Instrument::instrument(read, span).await {
                         Ok(page) => page,
                         Err(error) => {
                             // Not at once again: a database that is down would be asked in a loop.

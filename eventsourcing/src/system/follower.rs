@@ -213,6 +213,28 @@ impl<P: Process<T>, T: Transcoder> Follower<P, T> {
         upstream: &Upstream<P::Upstream>,
         notifications: Vec<Notification>,
     ) -> (usize, Result<Option<u64>, SystemError>) {
+        let span = tracing::debug_span!(
+            "process",
+            follower = self.name(),
+            leader = leader_name,
+            notifications = notifications.len(),
+            first_id = notifications.first().map(|n| n.id),
+            last_id = notifications.last().map(|n| n.id),
+            processed = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let (processed, result) = self.process_notifications(leader_name, upstream, notifications);
+        span.record("processed", processed);
+        (processed, result)
+    }
+
+    /// [`process_batch`](Self::process_batch)'s work, in its span.
+    fn process_notifications(
+        &self,
+        leader_name: &str,
+        upstream: &Upstream<P::Upstream>,
+        notifications: Vec<Notification>,
+    ) -> (usize, Result<Option<u64>, SystemError>) {
         let application = self.application();
         let mut batch: HashMap<Uuid, Saved<T>> = HashMap::new();
         let mut stored: Vec<StoredEvent> = Vec::new();
