@@ -292,36 +292,28 @@ impl Core {
         retrying(|| self.execute_transaction(&sql, "can't create tables")).await
     }
 
-    /// The shape of the tracking table `table` (qualified), from its primary key.
-    pub(crate) async fn tracking_shape(
+    /// Creates an application's tables as [`create_tables`](Core::create_tables) does, and
+    /// reads the shape of its tracking table `tracking` (qualified) on the same connection.
+    pub(crate) async fn create_application_tables(
         &self,
-        table: &str,
+        ddl: &str,
+        tracking: &str,
     ) -> Result<super::tables::TrackingShape, PersistenceError> {
-        let context = || format!("can't read the primary key of {table}");
-        let connection = self.connection().await?;
-        let row = connection
-            .client()
-            .query_one(
-                "SELECT COALESCE((SELECT indnatts FROM pg_index WHERE indisprimary \
-                 AND indrelid = to_regclass($1::text)), 0)::int4",
-                &[&table],
-            )
-            .await
-            .map_err(|error| postgres_error(error, context()))?;
-        let columns: i32 = row
-            .try_get(0)
-            .map_err(|error| postgres_error(error, context()))?;
-        match columns {
-            1 => Ok(super::tables::TrackingShape::SingleRow),
-            2 => Ok(super::tables::TrackingShape::MultiRow),
-            other => Err(PersistenceError::database(
-                crate::persistence::ErrorKind::Programming,
-                format!(
-                    "{table} is not a tracking table: its primary key has {other} columns \
-                     (expected application_name, or application_name and notification_id)"
-                ),
-            )),
-        }
+        let schema = match &self.settings.schema {
+            Some(schema) => format!("CREATE SCHEMA IF NOT EXISTS {schema};"),
+            None => String::new(),
+        };
+        let sql =
+            format!("BEGIN; SELECT pg_advisory_xact_lock(4657926538279); {schema} {ddl} COMMIT;");
+        retrying(|| async {
+            let mut connection = self.connection().await?;
+            connection
+                .transaction(&sql)
+                .await
+                .map_err(|error| postgres_error(error, "can't create tables"))?;
+            tracking_shape(&connection, tracking).await
+        })
+        .await
     }
 
     /// Runs `sql`, a whole transaction, once, on a connection of the pool.
@@ -331,6 +323,37 @@ impl Core {
             .transaction(sql)
             .await
             .map_err(|error| postgres_error(error, context))
+    }
+}
+
+/// The shape of the tracking table `table` (qualified), from its primary key.
+async fn tracking_shape(
+    connection: &Connection,
+    table: &str,
+) -> Result<super::tables::TrackingShape, PersistenceError> {
+    let context = || format!("can't read the primary key of {table}");
+    let row = connection
+        .client()
+        .query_one(
+            "SELECT COALESCE((SELECT indnatts FROM pg_index WHERE indisprimary \
+             AND indrelid = to_regclass($1::text)), 0)::int4",
+            &[&table],
+        )
+        .await
+        .map_err(|error| postgres_error(error, context()))?;
+    let columns: i32 = row
+        .try_get(0)
+        .map_err(|error| postgres_error(error, context()))?;
+    match columns {
+        1 => Ok(super::tables::TrackingShape::SingleRow),
+        2 => Ok(super::tables::TrackingShape::MultiRow),
+        other => Err(PersistenceError::database(
+            crate::persistence::ErrorKind::Programming,
+            format!(
+                "{table} is not a tracking table: its primary key has {other} columns \
+                 (expected application_name, or application_name and notification_id)"
+            ),
+        )),
     }
 }
 

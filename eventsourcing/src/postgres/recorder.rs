@@ -327,11 +327,10 @@ impl PostgresApplicationRecorder {
             events_table,
             datastore.core().settings().lock_timeout,
         )?;
-        create_blocking(&datastore, ddl)?;
         let core = Arc::clone(datastore.core());
         let table = tables.tracking.clone().unwrap_or_default();
-        tables.tracking_shape =
-            datastore.block_on(async move { core.tracking_shape(&table).await })?;
+        tables.tracking_shape = datastore
+            .block_on(async move { core.create_application_tables(&ddl, &table).await })?;
         Ok(Self::with_tables(datastore, tables))
     }
 
@@ -348,11 +347,10 @@ impl PostgresApplicationRecorder {
             events_table,
             datastore.core().settings().lock_timeout,
         )?;
-        create_async(&datastore, ddl).await?;
         let core = Arc::clone(datastore.core());
         let table = tables.tracking.clone().unwrap_or_default();
         tables.tracking_shape = datastore
-            .run(async move { core.tracking_shape(&table).await })
+            .run(async move { core.create_application_tables(&ddl, &table).await })
             .await?;
         Ok(Self::with_tables(datastore, tables))
     }
