@@ -7,12 +7,14 @@
 //!
 //! Instead, a recorder's inserts go through a [`Combiner`]. A save that finds no insert of
 //! the recorder running leads: it writes its own events at once, with no wait and no copy, as
-//! before. A save that arrives while one is running queues (with its events) and waits. When
-//! the running transaction has committed, its leader hands its savers their outcomes and
-//! returns, and one of the waiting savers leads the next transaction, which inserts what is
-//! queued, in the order it was queued, up to [`GROUP_COMMIT_MAX_EVENTS`] events (a single save may have
-//! more; it is then written alone). Nobody waits on a timer: a group is whatever queued during
-//! the commit before it.
+//! before. A save that arrives while one is running queues (with its events) and waits on a
+//! slot of its own. When the running transaction has committed, its leader hands each of its
+//! savers its outcome (waking that saver alone), hands the lead to the first saver still
+//! queued (waking it), and returns: that saver leads the next transaction, which inserts what
+//! is queued then, in the order it was queued, up to [`GROUP_COMMIT_MAX_EVENTS`] events (a
+//! single save may have more; it is then written alone), its own save first. Nobody waits on
+//! a timer: a group is whatever queued during the commit before it, and each saver returns as
+//! soon as the transaction that had its save has committed.
 //!
 //! Each save is still all or nothing, and fails alone: inside the shared transaction, each
 //! save is written under a `SAVEPOINT`, released if all its events went in, rolled back to if
@@ -34,8 +36,8 @@
 //! A saver is told its save succeeded only after the commit of the transaction it was in:
 //! a crash loses only saves whose savers had not yet been told so.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::persistence::{ErrorKind, PersistenceError, StoredEvent};
 
@@ -43,12 +45,10 @@ use crate::persistence::{ErrorKind, PersistenceError, StoredEvent};
 /// alone). It bounds how long a transaction holds the write lock, and the memory of a group.
 pub const GROUP_COMMIT_MAX_EVENTS: usize = 1000;
 
-/// A recorder's queue of inserts, and who is writing them.
+/// A recorder's queue of inserts, and whether one is being written.
 #[derive(Default)]
 pub(super) struct Combiner {
     state: Mutex<State>,
-    /// Notified when a transaction has ended: savers look for their outcome, or lead.
-    turn: Condvar,
 }
 
 impl std::fmt::Debug for Combiner {
@@ -60,16 +60,45 @@ impl std::fmt::Debug for Combiner {
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
-    /// Whether a saver is writing a transaction.
+    /// Whether a saver leads: is writing a transaction, or has been handed the lead.
     leading: bool,
-    next_ticket: u64,
-    /// The outcomes of saves written by another saver, until their savers take them.
-    done: HashMap<u64, Result<(), PersistenceError>>,
 }
 
 struct Job {
-    ticket: u64,
     events: Vec<StoredEvent>,
+    slot: Arc<Slot>,
+}
+
+/// Where a queued saver waits, for its outcome or for the lead.
+#[derive(Default)]
+struct Slot {
+    turn: Mutex<Turn>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+enum Turn {
+    #[default]
+    Waiting,
+    /// The saver leads the next transaction (its save is first in the queue).
+    Lead,
+    /// Written by another saver's transaction.
+    Done(Result<(), PersistenceError>),
+}
+
+impl Slot {
+    fn set(&self, turn: Turn) {
+        *self.turn.lock().unwrap_or_else(|p| p.into_inner()) = turn;
+        self.changed.notify_one();
+    }
+
+    fn wait(&self) -> Turn {
+        let mut turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        while matches!(*turn, Turn::Waiting) {
+            turn = self.changed.wait(turn).unwrap_or_else(|p| p.into_inner());
+        }
+        std::mem::take(&mut *turn)
+    }
 }
 
 /// A save's events: borrowed if the saver may write them itself, owned if it was given them.
@@ -94,33 +123,29 @@ impl Events<'_> {
     }
 }
 
-/// While a saver leads: if it stops early (the write panicked), the savers whose saves it was
-/// writing get an error rather than waiting for ever, and another may lead.
+/// While a saver leads: when it stops, normally or because the write panicked, the lead goes
+/// to the next queued saver (or ends), and the savers of a transaction that did not finish get
+/// an error rather than waiting for ever.
 struct Leading<'a> {
     combiner: &'a Combiner,
-    tickets: Vec<u64>,
-    ended: bool,
+    /// The other savers of the transaction being written, until they have their outcomes.
+    unanswered: Vec<Arc<Slot>>,
 }
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
-        if self.ended {
-            return;
+        for slot in self.unanswered.drain(..) {
+            slot.set(Turn::Done(Err(PersistenceError::database(
+                ErrorKind::Internal,
+                "an insert was lost: the thread writing it panicked (its transaction was rolled \
+                 back)",
+            ))));
         }
         let mut state = self.combiner.lock();
-        for ticket in self.tickets.drain(..) {
-            state.done.insert(
-                ticket,
-                Err(PersistenceError::database(
-                    ErrorKind::Internal,
-                    "an insert was lost: the thread writing it panicked (its transaction was \
-                     rolled back)",
-                )),
-            );
+        match state.queue.front() {
+            Some(next) => next.slot.set(Turn::Lead),
+            None => state.leading = false,
         }
-        state.leading = false;
-        drop(state);
-        self.combiner.turn.notify_all();
     }
 }
 
@@ -138,82 +163,60 @@ impl Combiner {
         W: Fn(&[&[StoredEvent]]) -> Vec<Result<(), PersistenceError>>,
     {
         let mut state = self.lock();
-        if !state.leading && state.queue.is_empty() {
-            // Alone: write at once, from the caller's own events.
+        if !state.leading {
+            // Alone (nothing is queued while no saver leads): write at once, from the caller's
+            // own events.
             state.leading = true;
             drop(state);
-            let mut leading = Leading {
+            let _leading = Leading {
                 combiner: self,
-                tickets: Vec::new(),
-                ended: false,
+                unanswered: Vec::new(),
             };
-            let outcome = first_outcome(write(&[events.as_slice()]));
-            leading.ended = true;
-            drop(self.end_leading(Vec::new()));
-            return outcome;
+            return first_outcome(write(&[events.as_slice()]));
         }
-        let ticket = state.next_ticket;
-        state.next_ticket = state.next_ticket.wrapping_add(1);
+        let slot = Arc::new(Slot::default());
         state.queue.push_back(Job {
-            ticket,
             events: events.into_owned(),
+            slot: Arc::clone(&slot),
         });
-        loop {
-            if let Some(outcome) = state.done.remove(&ticket) {
-                return outcome;
-            }
-            if !state.leading {
-                let jobs = next_jobs(&mut state.queue);
-                if !jobs.is_empty() {
-                    state.leading = true;
-                    drop(state);
-                    let mut leading = Leading {
-                        combiner: self,
-                        tickets: jobs.iter().map(|job| job.ticket).collect(),
-                        ended: false,
-                    };
-                    let saves: Vec<&[StoredEvent]> =
-                        jobs.iter().map(|job| job.events.as_slice()).collect();
-                    let mut outcomes = write(&saves).into_iter();
-                    let outcomes: Vec<(u64, Result<(), PersistenceError>)> = jobs
+        drop(state);
+        match slot.wait() {
+            Turn::Done(outcome) => outcome,
+            Turn::Waiting | Turn::Lead => {
+                // Leading: this save is the first queued, so the first of the group.
+                let jobs = next_jobs(&mut self.lock().queue);
+                let mut leading = Leading {
+                    combiner: self,
+                    unanswered: jobs
                         .iter()
-                        .map(|job| {
-                            let outcome = outcomes.next().unwrap_or_else(|| {
-                                Err(PersistenceError::database(
-                                    ErrorKind::Internal,
-                                    "a group commit gave no outcome for a save",
-                                ))
-                            });
-                            (job.ticket, outcome)
-                        })
-                        .collect();
-                    leading.ended = true;
-                    drop(leading);
-                    state = self.end_leading(outcomes);
-                    continue;
+                        .skip(1)
+                        .map(|job| Arc::clone(&job.slot))
+                        .collect(),
+                };
+                let saves: Vec<&[StoredEvent]> =
+                    jobs.iter().map(|job| job.events.as_slice()).collect();
+                let mut outcomes = write(&saves).into_iter();
+                let mut outcome = || {
+                    outcomes.next().unwrap_or_else(|| {
+                        Err(PersistenceError::database(
+                            ErrorKind::Internal,
+                            "a group commit gave no outcome for a save",
+                        ))
+                    })
+                };
+                let own = outcome();
+                for slot in leading.unanswered.drain(..) {
+                    slot.set(Turn::Done(outcome()));
                 }
+                drop(leading);
+                own
             }
-            state = self.turn.wait(state).unwrap_or_else(|p| p.into_inner());
         }
-    }
-
-    /// Records the outcomes of the transaction that ended, lets another saver lead, and wakes
-    /// the waiting savers.
-    fn end_leading(
-        &self,
-        outcomes: Vec<(u64, Result<(), PersistenceError>)>,
-    ) -> MutexGuard<'_, State> {
-        let mut state = self.lock();
-        state.done.extend(outcomes);
-        state.leading = false;
-        if !state.queue.is_empty() || !state.done.is_empty() {
-            self.turn.notify_all();
-        }
-        state
     }
 }
 
-/// The first saves of the queue that fit in [`GROUP_COMMIT_MAX_EVENTS`] together (at least one).
+/// The first saves of the queue that fit in [`GROUP_COMMIT_MAX_EVENTS`] together (at least
+/// one, if any).
 fn next_jobs(queue: &mut VecDeque<Job>) -> Vec<Job> {
     let mut events = 0;
     let take = queue
