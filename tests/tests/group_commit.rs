@@ -456,3 +456,61 @@ fn sqlite_crash_during_group_commits_loses_only_unreported_saves() {
         );
     }
 }
+
+/// Saves larger than a group's bound, and saves SQLite refuses for another reason than a
+/// conflict (a version beyond SQLite's integers), mixed into the groups of 16 writers: the
+/// large ones are stored whole, each refused one fails alone with its own error and stores
+/// nothing, and the ids stay gap-free.
+#[test]
+fn sqlite_groups_with_oversized_and_refused_saves() {
+    let db = TempDb::new("group_commit_mixed");
+    let datastore = Arc::new(SqliteDatastore::open(db.path().to_string_lossy()).unwrap());
+    let recorder = Arc::new(SqliteApplicationRecorder::new(Arc::clone(&datastore)).unwrap());
+    let big = eventsourcing::sqlite::GROUP_COMMIT_MAX_EVENTS as u64 + 200;
+    let start = Arc::new(Barrier::new(16));
+    let writers: Vec<_> = (0..16u64)
+        .map(|w| {
+            let recorder = Arc::clone(&recorder);
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                (0..12u64)
+                    .map(|i| {
+                        let id = Uuid::new_v4();
+                        let kind = (w + i) % 6;
+                        let mut events: Vec<StoredEvent> = match kind {
+                            0 => (1..=big).map(|v| event(id, v)).collect(),
+                            _ => (1..=1 + i % 4).map(|v| event(id, v)).collect(),
+                        };
+                        let refused = kind == 3;
+                        if refused {
+                            events.push(event(id, u64::MAX));
+                        }
+                        let outcome = recorder.insert_owned(events.clone());
+                        (id, events, refused, outcome)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut expected = 0;
+    for (id, events, refused, outcome) in writers.into_iter().flat_map(|w| w.join().unwrap()) {
+        let stored = recorder.select_events(id, &EventQuery::new()).unwrap();
+        if refused {
+            let error = outcome.unwrap_err();
+            assert!(error.conflict().is_none(), "not a conflict: {error}");
+            assert!(stored.is_empty(), "nothing of a refused save is stored");
+        } else {
+            outcome.unwrap();
+            assert_eq!(stored, events, "a save is stored whole");
+            expected += events.len() as u64;
+        }
+    }
+    let ids: Vec<u64> = recorder
+        .select_notifications(1, 1_000_000)
+        .unwrap()
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(ids, (1..=expected).collect::<Vec<_>>(), "ids are gap-free");
+}
