@@ -11,7 +11,9 @@
 //! limits the reference workloads are compared with (see BENCHMARKS.md), `system_multi` runs
 //! the system workload with the multi-threaded runner, and `async_concurrent_commands` and
 //! `async_concurrent_commands_blocking` run many concurrent commands on PostgreSQL
-//! (`workloads::concurrent`; `--events-per-save K`).
+//! (`workloads::concurrent`; `--events-per-save K`), and `concurrent_write` makes
+//! `sqlite_write`'s and `postgres_write`'s saves from several threads at once
+//! (`workloads::write`; `--writers 1,4,16`, `--backends sqlite,postgres`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +45,10 @@ struct Args {
     /// `--events-per-save K` (the concurrent-commands workloads): commands applied between
     /// saves.
     events_per_save: usize,
+    /// `--writers 1,4,16` (`concurrent_write`): the writer counts.
+    writers: Vec<usize>,
+    /// `--backends sqlite,postgres` (`concurrent_write`): the backends.
+    backends: Vec<String>,
 }
 
 impl Args {
@@ -62,6 +68,18 @@ impl Args {
                 "--reps" => args.reps = value("--reps")?,
                 "--page" => args.page = value("--page")?,
                 "--events-per-save" => args.events_per_save = value("--events-per-save")?,
+                "--writers" => {
+                    args.writers = words
+                        .next()
+                        .and_then(|v| v.split(',').map(|n| n.trim().parse().ok()).collect())
+                        .ok_or("--writers takes numbers, as in 1,4,16")?;
+                }
+                "--backends" => {
+                    args.backends = words
+                        .next()
+                        .map(|v| v.split(',').map(|b| b.trim().to_string()).collect())
+                        .ok_or("--backends takes names, as in sqlite,postgres")?;
+                }
                 "--keep" => {}
                 other if args.workload.is_empty() && !other.starts_with('-') => {
                     args.workload = other.to_string();
@@ -122,6 +140,7 @@ const WORKLOADS: &[(&str, Workload)] = &[
         "projection_postgres",
         workloads::subscribe::projection_postgres,
     ),
+    ("concurrent_write", workloads::write::concurrent_write),
 ];
 
 fn main() -> ExitCode {

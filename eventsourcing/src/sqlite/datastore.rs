@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -56,6 +57,8 @@ pub struct SqliteDatastore {
     shared: Arc<Shared>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Write transactions committed through this datastore.
+    commits: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteDatastore {
@@ -94,6 +97,7 @@ impl SqliteDatastore {
             shared: shared(&db_name, is_memory),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            commits: AtomicU64::new(0),
             db_name,
             is_memory,
             lock_timeout,
@@ -176,8 +180,16 @@ impl SqliteDatastore {
         transaction
             .commit()
             .map_err(|e| sqlite_error(e, "can't commit"))?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
         self.shared.signal.notify();
         Ok(value)
+    }
+
+    /// How many write transactions this datastore has committed since it was opened (each
+    /// one commit, and with [`Synchronous::Full`] one wait for the disk): with group commit,
+    /// fewer than the saves of concurrent writers.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// The signal notified after each commit to this database by this process, and (for a

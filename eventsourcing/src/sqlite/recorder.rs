@@ -6,6 +6,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, Row};
 use uuid::Uuid;
 
+use super::combine::{Combiner, Events};
 use super::datastore::SqliteDatastore;
 use super::error::{is_unique_violation, sqlite_error};
 use crate::persistence::{
@@ -188,6 +189,8 @@ fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceE
 pub struct SqliteAggregateRecorder {
     datastore: Arc<SqliteDatastore>,
     table: Arc<EventsTable>,
+    /// Concurrent inserts' group commit (see the module `combine`).
+    combiner: Arc<Combiner>,
 }
 
 impl SqliteAggregateRecorder {
@@ -208,13 +211,68 @@ impl SqliteAggregateRecorder {
         Ok(SqliteAggregateRecorder {
             datastore,
             table: Arc::new(table),
+            combiner: Arc::default(),
         })
+    }
+
+    /// Writes the saves of a group in one transaction, each under a savepoint of its own when
+    /// there are several (see the module `combine`), and gives each its outcome.
+    fn write_group(&self, saves: &[&[StoredEvent]]) -> Vec<Result<(), PersistenceError>> {
+        if let [events] = saves {
+            return vec![self.datastore.write(|tx| self.table.insert(tx, events))];
+        }
+        let written = self.datastore.write(|tx| {
+            let statement = |sql: &str| {
+                tx.prepare_cached(sql)
+                    .and_then(|mut s| s.execute([]))
+                    .map_err(|e| sqlite_error(e, format!("can't {sql} in a group commit")))
+            };
+            let mut outcomes = Vec::with_capacity(saves.len());
+            for events in saves {
+                statement("SAVEPOINT save")?;
+                match self.table.insert(tx, events) {
+                    Ok(()) => outcomes.push(Ok(())),
+                    Err(error) => {
+                        // Some errors end the transaction itself (SQLite rolls it back): then
+                        // nothing of the group is stored, and the error is everyone's.
+                        if tx.is_autocommit() {
+                            return Err(error);
+                        }
+                        statement("ROLLBACK TO save")?;
+                        outcomes.push(Err(error));
+                    }
+                }
+                statement("RELEASE save")?;
+            }
+            Ok(outcomes)
+        });
+        match written {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                let (kind, message) = (error.kind(), error.to_string());
+                let mut error = Some(error);
+                saves
+                    .iter()
+                    .map(|_| {
+                        Err(error
+                            .take()
+                            .unwrap_or_else(|| PersistenceError::database(kind, message.clone())))
+                    })
+                    .collect()
+            }
+        }
     }
 }
 
 impl AggregateRecorder for SqliteAggregateRecorder {
     fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
-        self.datastore.write(|tx| self.table.insert(tx, events))
+        self.combiner
+            .insert(Events::Borrowed(events), |saves| self.write_group(saves))
+    }
+
+    fn insert_owned(&self, events: Vec<StoredEvent>) -> Result<(), PersistenceError> {
+        self.combiner
+            .insert(Events::Owned(events), |saves| self.write_group(saves))
     }
 
     fn select_events(
@@ -232,7 +290,9 @@ impl AggregateRecorder for SqliteAggregateRecorder {
 ///
 /// The events table (`stored_events` by default) keeps SQLite's implicit `rowid`, which is the
 /// notification id: writes are serialised by SQLite's write lock, so ids follow commit order
-/// with no gaps. The tracking table (`tracking` by default) keeps each upstream application's
+/// with no gaps. Concurrent inserts of events share transactions (group commit, at most
+/// [`GROUP_COMMIT_MAX_EVENTS`](super::GROUP_COMMIT_MAX_EVENTS) events in one), each save
+/// still all or nothing and failing alone; see the [module](super). The tracking table (`tracking` by default) keeps each upstream application's
 /// position: a new table has the reference's 9.5 shape, one row per application (and a
 /// `__migration__` row, which marks the shape), and a table of the 9.1 shape found in the
 /// database — a row per tracking record, keyed by (application name, notification id) — is
@@ -313,6 +373,7 @@ impl SqliteApplicationRecorder {
             events: SqliteAggregateRecorder {
                 datastore,
                 table: Arc::new(events),
+                combiner: Arc::default(),
             },
             tracking_table: tracking_table.into(),
             tracking_shape,
@@ -344,6 +405,10 @@ impl SqliteApplicationRecorder {
 impl AggregateRecorder for SqliteApplicationRecorder {
     fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
         self.events.insert_events(events)
+    }
+
+    fn insert_owned(&self, events: Vec<StoredEvent>) -> Result<(), PersistenceError> {
+        self.events.insert_owned(events)
     }
 
     fn select_events(
