@@ -321,16 +321,8 @@ impl PostgresApplicationRecorder {
         events_table: &str,
         tracking_table: &str,
     ) -> Result<Self, PersistenceError> {
-        let mut tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
-        let ddl = application_ddl(
-            &tables,
-            events_table,
-            datastore.core().settings().lock_timeout,
-        )?;
-        let core = Arc::clone(datastore.core());
-        let table = tables.tracking.clone().unwrap_or_default();
-        tables.tracking_shape = datastore
-            .block_on(async move { core.create_application_tables(&ddl, &table).await })?;
+        let (mut tables, create) = Self::creation(&datastore, events_table, tracking_table)?;
+        tables.tracking_shape = datastore.block_on(create)?;
         Ok(Self::with_tables(datastore, tables))
     }
 
@@ -341,18 +333,31 @@ impl PostgresApplicationRecorder {
         events_table: &str,
         tracking_table: &str,
     ) -> Result<Self, PersistenceError> {
-        let mut tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
-        let ddl = application_ddl(
-            &tables,
-            events_table,
-            datastore.core().settings().lock_timeout,
-        )?;
-        let core = Arc::clone(datastore.core());
-        let table = tables.tracking.clone().unwrap_or_default();
-        tables.tracking_shape = datastore
-            .run(async move { core.create_application_tables(&ddl, &table).await })
-            .await?;
+        let (mut tables, create) = Self::creation(&datastore, events_table, tracking_table)?;
+        tables.tracking_shape = datastore.run(create).await?;
         Ok(Self::with_tables(datastore, tables))
+    }
+
+    /// The tables' SQL, and the work that creates them and reads the tracking table's shape.
+    fn creation(
+        datastore: &PostgresDatastore,
+        events_table: &str,
+        tracking_table: &str,
+    ) -> Result<
+        (
+            Tables,
+            impl Future<Output = Result<super::tables::TrackingShape, PersistenceError>>
+                + Send
+                + 'static,
+        ),
+        PersistenceError,
+    > {
+        let tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
+        let core = Arc::clone(datastore.core());
+        let ddl = application_ddl(&tables, events_table, core.settings().lock_timeout)?;
+        let table = tables.tracking.clone().unwrap_or_default();
+        let create = async move { core.create_application_tables(&ddl, &table).await };
+        Ok((tables, create))
     }
 
     fn with_tables(datastore: Arc<PostgresDatastore>, tables: Tables) -> Self {
