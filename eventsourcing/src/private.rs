@@ -335,13 +335,7 @@ where
     V: serde::ser::SerializeStructVariant,
     T: crate::transcoding::Transcoded,
 {
-    struct Field<'a, T>(&'a T);
-    impl<T: crate::transcoding::Transcoded> Serialize for Field<'_, T> {
-        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            self.0.serialize_transcoded(serializer)
-        }
-    }
-    variant.serialize_field(key, &Field(value))
+    variant.serialize_field(key, &crate::domain::transcoding::Ser(value))
 }
 
 /// Deserialises one field of a type the reference transcodes, from either form.

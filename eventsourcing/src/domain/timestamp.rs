@@ -122,14 +122,23 @@ pub(crate) fn serialize_iso<S: Serializer>(
     timestamp: &DateTime<Utc>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
+    serialize_styled(timestamp, Style::Iso, serializer)
+}
+
+/// Serialises `timestamp`'s text in `style`, formatted on the stack; a year outside
+/// 0..=9999 (which Python can't hold either) as chrono writes it.
+fn serialize_styled<S: Serializer>(
+    timestamp: &DateTime<Utc>,
+    style: Style,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let mut buffer = [0u8; MAX_LEN];
-    match format(timestamp, &mut buffer, Style::Iso).map(|len| std::str::from_utf8(&buffer[..len]))
-    {
+    // The buffer holds only ASCII digits and separators.
+    match format(timestamp, &mut buffer, style).map(|len| std::str::from_utf8(&buffer[..len])) {
         Some(Ok(text)) => serializer.serialize_str(text),
-        // A year outside 0..=9999, which Python can't hold either.
-        _ => {
-            serializer.collect_str(&timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
-        }
+        _ => serializer.collect_str(
+            &timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, style == Style::Rfc3339),
+        ),
     }
 }
 
@@ -186,15 +195,7 @@ pub(crate) fn serialize_rfc3339<S: Serializer>(
     timestamp: &DateTime<Utc>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    let mut buffer = [0u8; MAX_LEN];
-    match format(timestamp, &mut buffer, Style::Rfc3339) {
-        // The buffer holds only ASCII digits and separators.
-        Some(len) => match std::str::from_utf8(&buffer[..len]) {
-            Ok(text) => serializer.serialize_str(text),
-            Err(_) => timestamp.serialize(serializer),
-        },
-        None => timestamp.serialize(serializer),
-    }
+    serialize_styled(timestamp, Style::Rfc3339, serializer)
 }
 
 /// An event's or a snapshot's timestamp, serialising as stored state holds it: in the

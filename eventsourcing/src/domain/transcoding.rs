@@ -289,17 +289,22 @@ impl<'de, T: Leaf> Visitor<'de> for LeafVisitor<T> {
     }
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<T, M::Error> {
-        let mut name: Option<Text<'de>> = None;
+        let mut named = false;
         let mut data: Option<Data<'de>> = None;
         while let Some(key) = map.next_key::<WrapperKey>()? {
             match key {
-                WrapperKey::Type if name.is_none() => {
-                    let found: Text<'de> = map.next_value()?;
-                    if found.0 != T::NAME {
-                        return Err(de::Error::custom(unexpected_transcoding(&found.0, T::NAME)));
+                WrapperKey::Type if !named => match map.next_value()? {
+                    Data::Text(found) if found == T::NAME => named = true,
+                    Data::Text(found) => {
+                        return Err(de::Error::custom(unexpected_transcoding(&found, T::NAME)))
                     }
-                    name = Some(found);
-                }
+                    Data::Other => {
+                        return Err(de::Error::custom(format!(
+                            "invalid {}: its _type_ is not a string",
+                            T::NAME
+                        )))
+                    }
+                },
                 WrapperKey::Data if data.is_none() => data = Some(map.next_value()?),
                 WrapperKey::Type => return Err(de::Error::duplicate_field(TYPE_KEY)),
                 WrapperKey::Data => return Err(de::Error::duplicate_field(DATA_KEY)),
@@ -313,7 +318,9 @@ impl<'de, T: Leaf> Visitor<'de> for LeafVisitor<T> {
                 }
             }
         }
-        name.ok_or_else(|| de::Error::missing_field(TYPE_KEY))?;
+        if !named {
+            return Err(de::Error::missing_field(TYPE_KEY));
+        }
         match data.ok_or_else(|| de::Error::missing_field(DATA_KEY))? {
             Data::Text(text) => self.visit_str(&text),
             Data::Other => Err(de::Error::custom(format!(
@@ -343,32 +350,8 @@ fn unexpected_transcoding(found: &str, expected: &str) -> String {
     }
 }
 
-/// A string as read: borrowed from the input when it can be (no escapes), else owned.
-struct Text<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(text)))
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(text.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, text: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(text)))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor)
-    }
-}
-
-/// A `_data_` as read: a string, or anything else (read and dropped).
+/// A `_type_` or `_data_` as read: a string (borrowed from the input when it has no escapes),
+/// or anything else (read and dropped).
 enum Data<'de> {
     Text(Cow<'de, str>),
     Other,
@@ -479,7 +462,7 @@ leaf_transcoded!(Uuid, DateTime<Utc>);
 leaf_transcoded!(rust_decimal::Decimal);
 
 /// A borrowed [`Transcoded`] value, serialising through [`Transcoded::serialize_transcoded`].
-struct Ser<'a, T>(&'a T);
+pub(crate) struct Ser<'a, T>(pub(crate) &'a T);
 
 impl<T: Transcoded> Serialize for Ser<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -85,3 +85,23 @@ pub(crate) enum TrackingShape {
     /// notification_id)`; the reference's 9.1 shape).
     MultiRow,
 }
+
+impl TrackingShape {
+    /// The shape of the tracking table `table`, whose primary key has `columns` columns.
+    pub(crate) fn of_key_columns(
+        table: &str,
+        columns: i64,
+    ) -> Result<TrackingShape, super::PersistenceError> {
+        match columns {
+            1 => Ok(TrackingShape::SingleRow),
+            2 => Ok(TrackingShape::MultiRow),
+            other => Err(super::PersistenceError::database(
+                super::ErrorKind::Programming,
+                format!(
+                    "{table} is not a tracking table: its primary key has {other} columns \
+                     (expected application_name, or application_name and notification_id)"
+                ),
+            )),
+        }
+    }
+}

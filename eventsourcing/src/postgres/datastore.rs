@@ -283,13 +283,17 @@ impl Core {
     /// Creates tables (and the schema) if they do not exist. Concurrent `CREATE TABLE IF NOT
     /// EXISTS` can fail in PostgreSQL, so creators take turns on an advisory lock.
     pub(crate) async fn create_tables(&self, ddl: &str) -> Result<(), PersistenceError> {
+        let sql = self.creation_transaction(ddl);
+        retrying(|| self.execute_transaction(&sql, "can't create tables")).await
+    }
+
+    /// The transaction that runs `ddl`: the schema created first, creators taking turns.
+    fn creation_transaction(&self, ddl: &str) -> String {
         let schema = match &self.settings.schema {
             Some(schema) => format!("CREATE SCHEMA IF NOT EXISTS {schema};"),
             None => String::new(),
         };
-        let sql =
-            format!("BEGIN; SELECT pg_advisory_xact_lock(4657926538279); {schema} {ddl} COMMIT;");
-        retrying(|| self.execute_transaction(&sql, "can't create tables")).await
+        format!("BEGIN; SELECT pg_advisory_xact_lock(4657926538279); {schema} {ddl} COMMIT;")
     }
 
     /// Creates an application's tables as [`create_tables`](Core::create_tables) does, and
@@ -299,12 +303,7 @@ impl Core {
         ddl: &str,
         tracking: &str,
     ) -> Result<super::tables::TrackingShape, PersistenceError> {
-        let schema = match &self.settings.schema {
-            Some(schema) => format!("CREATE SCHEMA IF NOT EXISTS {schema};"),
-            None => String::new(),
-        };
-        let sql =
-            format!("BEGIN; SELECT pg_advisory_xact_lock(4657926538279); {schema} {ddl} COMMIT;");
+        let sql = self.creation_transaction(ddl);
         retrying(|| async {
             let mut connection = self.connection().await?;
             connection
@@ -344,17 +343,7 @@ async fn tracking_shape(
     let columns: i32 = row
         .try_get(0)
         .map_err(|error| postgres_error(error, context()))?;
-    match columns {
-        1 => Ok(super::tables::TrackingShape::SingleRow),
-        2 => Ok(super::tables::TrackingShape::MultiRow),
-        other => Err(PersistenceError::database(
-            crate::persistence::ErrorKind::Programming,
-            format!(
-                "{table} is not a tracking table: its primary key has {other} columns \
-                 (expected application_name, or application_name and notification_id)"
-            ),
-        )),
-    }
+    super::tables::TrackingShape::of_key_columns(table, i64::from(columns))
 }
 
 /// Whether a failure to get a connection may pass if tried again: the server or the network

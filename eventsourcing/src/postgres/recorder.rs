@@ -154,16 +154,17 @@ fn snapshots_ddl(table: &str) -> String {
 /// insert function (`es_insert_events_uuid`, which its `POSTGRES_ENABLE_DB_FUNCTIONS` calls) is
 /// created too, as the reference creates it: for the schema's latest application recorder.
 fn application_ddl(
+    core: &Core,
     tables: &Tables,
     events_table: &str,
-    lock_timeout: std::time::Duration,
 ) -> Result<String, PersistenceError> {
     let events = &tables.events;
-    let insert_function = tables.qualified("es_insert_events_uuid");
+    let insert_function = core.qualified("es_insert_events_uuid");
     let index = format!("{events_table}_notification_id_idx");
     check_identifier(&index)?;
     let tracking = tables.tracking.as_deref().unwrap_or_default();
-    let stored_event_type = tables.qualified("stored_event_uuid");
+    let stored_event_type = core.qualified("stored_event_uuid");
+    let lock_timeout = core.settings().lock_timeout;
     Ok(format!(
         "CREATE TABLE IF NOT EXISTS {events} (originator_id uuid NOT NULL, \
          originator_version bigint NOT NULL, topic text, state bytea, \
@@ -354,7 +355,7 @@ impl PostgresApplicationRecorder {
     > {
         let tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
         let core = Arc::clone(datastore.core());
-        let ddl = application_ddl(&tables, events_table, core.settings().lock_timeout)?;
+        let ddl = application_ddl(&core, &tables, events_table)?;
         let table = tables.tracking.clone().unwrap_or_default();
         let create = async move { core.create_application_tables(&ddl, &table).await };
         Ok((tables, create))

@@ -68,8 +68,6 @@ pub(super) struct Tables {
     max_tracking_id: String,
     /// The tracking table's shape, read when the recorder is made (new tables: single-row).
     pub(super) tracking_shape: TrackingShape,
-    /// The schema, if any, for other qualified names.
-    schema: Option<String>,
 }
 
 pub(crate) use crate::persistence::{TrackingShape, MIGRATION_ROW};
@@ -128,16 +126,7 @@ impl Tables {
             events_name,
             events,
             tracking_shape: TrackingShape::SingleRow,
-            schema: core.settings().schema.clone(),
         })
-    }
-
-    /// `name` with the tables' schema.
-    pub(super) fn qualified(&self, name: &str) -> String {
-        match &self.schema {
-            Some(schema) => format!("{schema}.{name}"),
-            None => name.to_string(),
-        }
     }
 
     /// The whole insert transaction of `events` (and `tracking`), as one simple query.

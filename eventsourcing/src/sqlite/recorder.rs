@@ -303,7 +303,8 @@ pub struct SqliteApplicationRecorder {
     /// recorder does, plus its notification ids.
     events: SqliteAggregateRecorder,
     tracking_table: Arc<str>,
-    tracking_shape: TrackingShape,
+    /// The statement recording a tracking position, for the tracking table's shape.
+    insert_tracking: Arc<str>,
 }
 
 /// Creates the tracking table `table` in the reference's 9.5 shape (with its `__migration__`
@@ -333,17 +334,7 @@ fn create_tracking_table(tx: &Connection, table: &str) -> Result<TrackingShape, 
             |row| row.get(0),
         )
         .map_err(|e| sqlite_error(e, format!("can't read the columns of {table}")))?;
-    match key_columns {
-        1 => Ok(TrackingShape::SingleRow),
-        2 => Ok(TrackingShape::MultiRow),
-        other => Err(PersistenceError::database(
-            crate::persistence::ErrorKind::Programming,
-            format!(
-                "{table} is not a tracking table: its primary key has {other} columns (expected \
-                 application_name, or application_name and notification_id)"
-            ),
-        )),
-    }
+    TrackingShape::of_key_columns(table, key_columns)
 }
 
 impl SqliteApplicationRecorder {
@@ -368,7 +359,14 @@ impl SqliteApplicationRecorder {
             c.execute_batch(&sql)
                 .map_err(|e| sqlite_error(e, format!("can't create table {events_table}")))
         })?;
-        let tracking_shape = datastore.write(|tx| create_tracking_table(tx, tracking_table))?;
+        let insert_tracking =
+            match datastore.write(|tx| create_tracking_table(tx, tracking_table))? {
+                TrackingShape::MultiRow => format!("INSERT INTO {tracking_table} VALUES (?,?)"),
+                TrackingShape::SingleRow => format!(
+                    "INSERT INTO {tracking_table} VALUES (?,?) ON CONFLICT (application_name) DO \
+                 UPDATE SET notification_id = excluded.notification_id"
+                ),
+            };
         Ok(SqliteApplicationRecorder {
             events: SqliteAggregateRecorder {
                 datastore,
@@ -376,7 +374,7 @@ impl SqliteApplicationRecorder {
                 combiner: Arc::default(),
             },
             tracking_table: tracking_table.into(),
-            tracking_shape,
+            insert_tracking: insert_tracking.into(),
         })
     }
 
@@ -494,14 +492,7 @@ impl ProcessRecorder for SqliteApplicationRecorder {
         events: &[StoredEvent],
         tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
-        let insert = match self.tracking_shape {
-            TrackingShape::MultiRow => format!("INSERT INTO {} VALUES (?,?)", self.tracking_table),
-            TrackingShape::SingleRow => format!(
-                "INSERT INTO {} VALUES (?,?) ON CONFLICT (application_name) DO UPDATE \
-                 SET notification_id = excluded.notification_id",
-                self.tracking_table
-            ),
-        };
+        let insert = &*self.insert_tracking;
         self.events.datastore.write(|tx| {
             self.events.table.insert(tx, events)?;
             for record in tracking {
@@ -515,7 +506,7 @@ impl ProcessRecorder for SqliteApplicationRecorder {
                     )));
                 }
                 let notification_id = to_sql_int(record.notification_id)?;
-                tx.prepare_cached(&insert)
+                tx.prepare_cached(insert)
                     .and_then(|mut s| s.execute(params![record.application_name, notification_id]))
                     .map_err(|e| sqlite_error(e, "can't insert the tracking record"))?;
             }
