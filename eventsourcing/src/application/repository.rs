@@ -213,14 +213,7 @@ impl<A: Aggregate> Load<A> {
 
     /// The span of this get.
     pub(crate) fn span(&self) -> tracing::Span {
-        let span = super::trace::get_span(A::NAME, self.id, self.version);
-        if let Some(as_of) = self.as_of {
-            span.record(
-                "version",
-                tracing::field::display(format_args!("as of {as_of}")),
-            );
-        }
-        span
+        super::trace::get_span(A::NAME, self.id, self.version, self.as_of)
     }
 
     /// Getting the aggregate as it was at `timestamp`.

@@ -8,6 +8,7 @@
 //! subscriber that records span closings (`tracing-subscriber`'s `FmtSpan::CLOSE`) gives each
 //! one's duration.
 
+use chrono::{DateTime, Utc};
 use tracing::field::Empty;
 use tracing::Span;
 use uuid::Uuid;
@@ -38,12 +39,18 @@ pub(crate) fn save_span(application: &str, stored: &[StoredEvent]) -> Span {
 }
 
 /// The span of getting the aggregate `id` of type `aggregate`.
-pub(crate) fn get_span(aggregate: &'static str, id: Uuid, version: Option<u64>) -> Span {
+pub(crate) fn get_span(
+    aggregate: &'static str,
+    id: Uuid,
+    version: Option<u64>,
+    as_of: Option<DateTime<Utc>>,
+) -> Span {
     tracing::debug_span!(
         "get",
         aggregate,
         %id,
-        version = version.map(tracing::field::debug),
+        version,
+        as_of = as_of.map(tracing::field::display),
         loaded_version = Empty,
     )
 }
