@@ -293,15 +293,26 @@ fn has_serde_with(attrs: &[Attribute]) -> bool {
             {
                 found = true;
             }
-            if meta.input.peek(Token![=]) {
-                meta.value()?.parse::<proc_macro2::TokenStream>()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                meta.input.parse::<proc_macro2::Group>()?;
-            }
-            Ok(())
+            skip_value(&meta)
         });
     }
     found
+}
+
+/// Reads past the value of a serde option (`= value` or `(...)`), so that the next one is
+/// seen: a value is one expression, not the rest of the attribute.
+fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        let _: syn::Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|inner| {
+            if inner.input.peek(Token![=]) {
+                let _: syn::Expr = inner.value()?.parse()?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 /// The keys of a snapshot's state besides the aggregate's fields (`domain::snapshot`).
@@ -324,15 +335,8 @@ fn serde_rename(attrs: &[Attribute]) -> Option<syn::LitStr> {
                         Ok(())
                     })?;
                 }
-            } else if meta.input.peek(Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                meta.parse_nested_meta(|inner| {
-                    if inner.input.peek(Token![=]) {
-                        let _: syn::Expr = inner.value()?.parse()?;
-                    }
-                    Ok(())
-                })?;
+            } else {
+                skip_value(&meta)?;
             }
             Ok(())
         });
