@@ -70,7 +70,7 @@ mod backend {
     use std::sync::Arc;
 
     use eventsourcing::application::{Application, ApplicationBuilder};
-    use eventsourcing::memory::InMemoryRecorder;
+    use eventsourcing::memory::{InMemoryDataKeys, InMemoryRecorder};
 
     /// A database file in the temporary directory, removed (with SQLite's `-wal` and `-shm`
     /// files) when dropped.
@@ -170,6 +170,22 @@ mod backend {
         /// environment (tests configure everything in code).
         pub fn builder(&self, name: &str) -> ApplicationBuilder {
             self.configure(Application::builder(name))
+        }
+
+        /// A builder of the application `name` over this backend with per-aggregate keys
+        /// under the application key `cipher_key` (for the in-memory backend, the data keys
+        /// are kept with its shared events).
+        pub fn keyed_builder(&self, name: &str, cipher_key: &str) -> ApplicationBuilder {
+            let builder = self
+                .builder(name)
+                .cipher_key(cipher_key)
+                .per_aggregate_keys(true);
+            match self {
+                Backend::Memory { events, snapshots } => builder.data_key_recorder(Arc::new(
+                    InMemoryDataKeys::new(Arc::clone(events), Some(Arc::clone(snapshots))),
+                )),
+                _ => builder,
+            }
         }
 
         /// `builder`, ignoring the process environment, over this backend.

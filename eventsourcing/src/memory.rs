@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::persistence::{
-    AggregateRecorder, ApplicationRecorder, CommitSignal, Environment, ErrorKind, EventQuery,
-    FactoryError, InfrastructureFactory, Notification, PersistenceError, ProcessRecorder,
-    Recorders, StoredEvent, Tracking,
+    AggregateRecorder, ApplicationRecorder, CommitSignal, DataKeyRecorder, Environment, ErrorKind,
+    EventQuery, FactoryError, Forgetting, InfrastructureFactory, Notification, PersistenceError,
+    ProcessRecorder, Recorders, StoredDataKey, StoredEvent, Tracking,
 };
 
 /// The in-memory backend's factory (`PERSISTENCE_MODULE=eventsourcing.memory`, the default):
@@ -24,6 +24,18 @@ impl InfrastructureFactory for InMemoryFactory {
         let snapshots =
             snapshotting.then(|| Arc::new(InMemoryRecorder::new()) as Arc<dyn AggregateRecorder>);
         Ok(Recorders::new(Arc::new(InMemoryRecorder::new()), snapshots))
+    }
+
+    fn recorders_with_data_keys(
+        &self,
+        _env: &Environment,
+        snapshotting: bool,
+    ) -> Result<(Recorders, Arc<dyn DataKeyRecorder>), FactoryError> {
+        let events = Arc::new(InMemoryRecorder::new());
+        let snapshots = snapshotting.then(|| Arc::new(InMemoryRecorder::new()));
+        let keys = InMemoryDataKeys::new(Arc::clone(&events), snapshots.clone());
+        let recorders = Recorders::new(events, snapshots.map(|s| s as Arc<dyn AggregateRecorder>));
+        Ok((recorders, Arc::new(keys)))
     }
 
     /// In-memory recorders answer at once, so their async face calls them directly, on the
@@ -84,6 +96,8 @@ struct Tables {
     index: HashMap<Uuid, Versions, BuildHasherDefault<UuidHasher>>,
     /// For each upstream application: the last notification id processed.
     tracking: HashMap<String, u64>,
+    /// Data keys (per-aggregate keys): `None` once forgotten.
+    data_keys: HashMap<Uuid, Option<Vec<u8>>, BuildHasherDefault<UuidHasher>>,
 }
 
 impl InMemoryRecorder {
@@ -237,6 +251,42 @@ impl Tables {
         Ok(())
     }
 
+    fn check_keys(&self, keys: &[StoredDataKey]) -> Result<(), PersistenceError> {
+        for (i, key) in keys.iter().enumerate() {
+            let repeated = keys[..i]
+                .iter()
+                .any(|earlier| earlier.originator_id == key.originator_id);
+            if repeated || self.data_keys.contains_key(&key.originator_id) {
+                return Err(PersistenceError::integrity(format!(
+                    "aggregate {} has a data key already",
+                    key.originator_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn record_tracking(&mut self, tracking: &[Tracking]) {
+        for record in tracking {
+            let position = self
+                .tracking
+                .entry(record.application_name.clone())
+                .or_insert(0);
+            *position = (*position).max(record.notification_id);
+        }
+    }
+
+    /// Removes every event of `originator_id` (snapshots, when forgetting).
+    fn remove(&mut self, originator_id: Uuid) {
+        if self.index.remove(&originator_id).is_none() {
+            return;
+        }
+        self.events.retain(|e| e.originator_id != originator_id);
+        self.index.clear();
+        let events = std::mem::take(&mut self.events);
+        self.append(events);
+    }
+
     fn append(&mut self, events: impl IntoIterator<Item = StoredEvent>) {
         for event in events {
             let position = self.events.len();
@@ -330,13 +380,7 @@ impl ProcessRecorder for InMemoryRecorder {
             tables.check_events(events)?;
             tables.check_tracking(tracking)?;
             tables.append(events.iter().cloned());
-            for record in tracking {
-                let position = tables
-                    .tracking
-                    .entry(record.application_name.clone())
-                    .or_insert(0);
-                *position = (*position).max(record.notification_id);
-            }
+            tables.record_tracking(tracking);
         }
         if !events.is_empty() {
             self.signal.notify();
@@ -351,6 +395,113 @@ impl ProcessRecorder for InMemoryRecorder {
             .get(application_name)
             .copied()
             .unwrap_or(0))
+    }
+}
+
+/// The in-memory backend's data keys (per-aggregate keys): kept in the events recorder, under
+/// its lock with the events, and removing snapshots from the snapshot recorder when forgetting.
+///
+/// ```
+/// use std::sync::Arc;
+/// use eventsourcing::memory::{InMemoryDataKeys, InMemoryRecorder};
+/// use eventsourcing::persistence::{DataKeyRecorder, Forgetting, StoredDataKey};
+/// use uuid::Uuid;
+///
+/// let keys = InMemoryDataKeys::new(Arc::new(InMemoryRecorder::new()), None);
+/// let id = Uuid::new_v4();
+/// keys.insert_events_with_keys(&[], &[], &[StoredDataKey { originator_id: id, wrapped: Some(vec![1; 60]) }])?;
+/// assert_eq!(keys.forget_data_key(id)?, Forgetting::Forgotten);
+/// assert_eq!(keys.forget_data_key(id)?, Forgetting::AlreadyForgotten);
+/// assert_eq!(keys.select_data_keys(&[id])?[0].wrapped, None);
+/// # Ok::<(), eventsourcing::persistence::PersistenceError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct InMemoryDataKeys {
+    events: Arc<InMemoryRecorder>,
+    snapshots: Option<Arc<InMemoryRecorder>>,
+}
+
+impl InMemoryDataKeys {
+    /// The data keys of `events`' aggregates; forgetting removes snapshots from `snapshots`.
+    pub fn new(events: Arc<InMemoryRecorder>, snapshots: Option<Arc<InMemoryRecorder>>) -> Self {
+        InMemoryDataKeys { events, snapshots }
+    }
+}
+
+impl DataKeyRecorder for InMemoryDataKeys {
+    fn insert_events_with_keys(
+        &self,
+        events: &[StoredEvent],
+        tracking: &[Tracking],
+        keys: &[StoredDataKey],
+    ) -> Result<(), PersistenceError> {
+        {
+            let mut tables = self.events.tables()?;
+            tables.check_events(events)?;
+            tables.check_tracking(tracking)?;
+            tables.check_keys(keys)?;
+            tables.append(events.iter().cloned());
+            tables.record_tracking(tracking);
+            for key in keys {
+                tables
+                    .data_keys
+                    .insert(key.originator_id, key.wrapped.clone());
+            }
+        }
+        if !events.is_empty() {
+            self.events.signal.notify();
+        }
+        Ok(())
+    }
+
+    fn select_data_keys(
+        &self,
+        originator_ids: &[Uuid],
+    ) -> Result<Vec<StoredDataKey>, PersistenceError> {
+        let tables = self.events.tables()?;
+        Ok(originator_ids
+            .iter()
+            .filter_map(|id| {
+                tables.data_keys.get(id).map(|wrapped| StoredDataKey {
+                    originator_id: *id,
+                    wrapped: wrapped.clone(),
+                })
+            })
+            .collect())
+    }
+
+    fn forget_data_key(&self, originator_id: Uuid) -> Result<Forgetting, PersistenceError> {
+        let forgetting = match self.events.tables()?.data_keys.get_mut(&originator_id) {
+            None => return Ok(Forgetting::Unknown),
+            Some(None) => Forgetting::AlreadyForgotten,
+            Some(key) => {
+                *key = None;
+                Forgetting::Forgotten
+            }
+        };
+        if let Some(snapshots) = &self.snapshots {
+            snapshots.tables()?.remove(originator_id);
+        }
+        Ok(forgetting)
+    }
+
+    fn rewrap_data_keys(
+        &self,
+        rewrap: &(dyn Fn(&[u8]) -> Result<Vec<u8>, PersistenceError> + Sync),
+    ) -> Result<u64, PersistenceError> {
+        let mut tables = self.events.tables()?;
+        // All or none: the new keys are made before any is replaced.
+        let mut rewrapped = Vec::new();
+        for (id, wrapped) in &tables.data_keys {
+            if let Some(wrapped) = wrapped {
+                rewrapped.push((*id, rewrap(wrapped)?));
+            }
+        }
+        let count = rewrapped.len() as u64;
+        for (id, wrapped) in rewrapped {
+            tables.data_keys.insert(id, Some(wrapped));
+        }
+        Ok(count)
     }
 }
 

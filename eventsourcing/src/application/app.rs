@@ -18,7 +18,8 @@ use super::subscription::ApplicationSubscription;
 use super::upstream::UpstreamEvent;
 use crate::domain::{Aggregate, Snapshot};
 use crate::persistence::{
-    EventStore, JsonTranscoder, Mapper, ProcessRecorder, Subscription, Transcoder,
+    AesCipher, EventStore, Forgetting, JsonTranscoder, Keyring, Mapper, ProcessRecorder,
+    Subscription, Transcoder,
 };
 
 /// Something to be told after an application has saved new events (a runner prompting the
@@ -102,6 +103,8 @@ pub struct Application<T: Transcoder = JsonTranscoder> {
     pub(super) snapshots: Option<EventStore<T>>,
     pub(super) repository: Repository<T>,
     pub(super) log: LocalNotificationLog,
+    /// The data keys, when per-aggregate keys are on.
+    pub(super) keyring: Option<Arc<Keyring>>,
     pub(super) snapshotting_intervals: HashMap<&'static str, u64>,
     pub(super) listeners: RwLock<Vec<(u64, Listener)>>,
     pub(super) next_listener: AtomicU64,
@@ -294,6 +297,47 @@ impl<T: Transcoder> Application<T> {
                 }
             }
         }
+    }
+
+    /// Forgets the aggregate `id` (per-aggregate keys only, see
+    /// [`ApplicationBuilder::per_aggregate_keys`](super::ApplicationBuilder::per_aggregate_keys)):
+    /// destroys its data key and removes its snapshots, in one transaction. From then on,
+    /// getting it is [`ApplicationError::AggregateForgotten`], in this process and any other;
+    /// saving to it is refused; its notifications keep their ids, originator id, version,
+    /// topic (and the stored rows their timestamps' order), with no state.
+    ///
+    /// Forgetting it again is `Ok(`[`Forgetting::AlreadyForgotten`]`)`; forgetting an id with
+    /// no data key is [`ApplicationError::AggregateNotFound`].
+    pub fn forget(&self, id: Uuid) -> Result<Forgetting, ApplicationError> {
+        let keyring = self
+            .keyring
+            .as_ref()
+            .ok_or(ApplicationError::PerAggregateKeysDisabled)?;
+        match keyring.forget(id)? {
+            Forgetting::Unknown => Err(ApplicationError::AggregateNotFound { id, version: None }),
+            forgetting => Ok(forgetting),
+        }
+    }
+
+    /// Re-encrypts every data key under the application key `new_key` (base64, as
+    /// `CIPHER_KEY`), in one transaction, and uses it from then on (per-aggregate keys only).
+    /// Events and snapshots are not rewritten: they stay encrypted under their data keys.
+    /// Returns how many data keys were re-encrypted.
+    ///
+    /// Other processes using the store must then be restarted with the new `CIPHER_KEY`: until
+    /// then, their reads fail with an error saying that a data key can't be decrypted.
+    pub fn rotate_cipher_key(&self, new_key: &str) -> Result<u64, ApplicationError> {
+        let keyring = self
+            .keyring
+            .as_ref()
+            .ok_or(ApplicationError::PerAggregateKeysDisabled)?;
+        let cipher = AesCipher::new(new_key).map_err(crate::persistence::PersistenceError::from)?;
+        Ok(keyring.rotate(Arc::new(cipher))?)
+    }
+
+    /// The data keys, when per-aggregate keys are on.
+    pub fn keyring(&self) -> Option<&Arc<Keyring>> {
+        self.keyring.as_ref()
     }
 
     /// Registers something to call after each save that recorded events; returns an id to

@@ -9,15 +9,15 @@ use std::sync::{Arc, RwLock};
 use super::app::Application;
 use super::config::{
     ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, IS_SNAPSHOTTING_ENABLED,
-    PERSISTENCE_MODULE, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT,
+    PERSISTENCE_MODULE, PER_AGGREGATE_KEYS, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT,
 };
 use super::error::ApplicationError;
 use super::notification_log::{LocalNotificationLog, DEFAULT_SECTION_SIZE};
 use super::repository::Repository;
 use crate::domain::Aggregate;
 use crate::persistence::{
-    AggregateRecorder, EventStore, InfrastructureFactory, JsonTranscoder, ProcessRecorder,
-    Recorders, Transcoder,
+    AggregateRecorder, DataKeyRecorder, EventStore, InfrastructureFactory, JsonTranscoder,
+    KeyedRecorder, KeyedSnapshotRecorder, Keyring, ProcessRecorder, Recorders, Transcoder,
 };
 
 /// Builds an [`Application`]: configuration by environment variables (the reference's names),
@@ -150,6 +150,49 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             .env(CIPHER_KEY, key)
     }
 
+    /// Encrypts each aggregate's events and snapshots under a data key of its own, stored
+    /// encrypted under the application's key (`PER_AGGREGATE_KEYS`; needs
+    /// [`cipher_key`](ApplicationBuilder::cipher_key)), so that
+    /// [`Application::forget`] can make one aggregate unreadable for good: see the README's
+    /// "Forgetting personal data". Needs a backend that keeps data keys
+    /// ([`InfrastructureFactory::recorders_with_data_keys`]: memory, SQLite, PostgreSQL).
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    /// use eventsourcing::persistence::{AesCipher, Forgetting};
+    ///
+    /// #[aggregate]
+    /// pub struct Customer { name: String }
+    ///
+    /// #[aggregate]
+    /// impl Customer {
+    ///     #[created("Registered")]
+    ///     pub fn register(name: String) -> Self { Customer { name } }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Application::builder("Customers")
+    ///     .cipher_key(AesCipher::create_key(32)?)
+    ///     .per_aggregate_keys(true)
+    ///     .build()?;
+    /// let mut alice = Customer::register("Alice".into());
+    /// app.save(&mut alice)?;
+    ///
+    /// assert_eq!(app.forget(alice.id())?, Forgetting::Forgotten);
+    /// let error = app.repository().get::<Customer>(alice.id()).unwrap_err();
+    /// assert!(error.is_forgotten());
+    /// // The log keeps the event's place, with nothing of its state.
+    /// let notifications = app.log().select(1, 10)?;
+    /// assert!(notifications[0].is_forgotten());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// [`Application::forget`]: super::Application::forget
+    pub fn per_aggregate_keys(self, enabled: bool) -> Self {
+        self.env(PER_AGGREGATE_KEYS, if enabled { "y" } else { "n" })
+    }
+
     /// Compresses stored state with zlib (`COMPRESSOR_TOPIC`).
     pub fn zlib_compression(self) -> Self {
         self.env(COMPRESSOR_TOPIC, "eventsourcing.compressor:ZlibCompressor")
@@ -171,6 +214,18 @@ impl<T: Transcoder> ApplicationBuilder<T> {
         snapshots: Option<Arc<dyn AggregateRecorder>>,
     ) -> Self {
         self.infrastructure = Infrastructure::Recorders(Recorders::new(events, snapshots));
+        self
+    }
+
+    /// Uses `data_keys` as the data-key recorder of the recorders given with
+    /// [`recorders`](ApplicationBuilder::recorders), for per-aggregate keys (it must keep its
+    /// keys with those recorders' events, such as
+    /// [`InMemoryDataKeys`](crate::memory::InMemoryDataKeys) of the same in-memory recorder).
+    /// Has no effect with a backend, which makes its own.
+    pub fn data_key_recorder(mut self, data_keys: Arc<dyn DataKeyRecorder>) -> Self {
+        if let Infrastructure::Recorders(recorders) = self.infrastructure {
+            self.infrastructure = Infrastructure::Recorders(recorders.with_data_keys(data_keys));
+        }
         self
     }
 
@@ -229,18 +284,24 @@ impl<T: Transcoder> ApplicationBuilder<T> {
     pub fn build(self) -> Result<Application<T>, ApplicationError> {
         let env = self.env;
         let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
-        let mapper = Arc::new(env.mapper(self.transcoder)?);
+        let keyed = env.get_bool(PER_AGGREGATE_KEYS, false)?;
+        let mut mapper = env.mapper(self.transcoder)?;
+        if keyed {
+            // The application's key encrypts data keys; the data keys encrypt the state.
+            mapper = mapper.with_shared_cipher(None);
+        }
+        let mapper = Arc::new(mapper);
         let (recorders, missing_snapshots) = match self.infrastructure {
             Infrastructure::Recorders(recorders) => (
                 recorders,
                 "the recorders given to the builder include none for snapshots",
             ),
             Infrastructure::Factory(factory) => (
-                factory.recorders(&env, snapshotting)?,
+                build_recorders(&*factory, &env, snapshotting, keyed)?,
                 "the backend given to the builder made no recorder for snapshots",
             ),
             Infrastructure::Configured => (
-                crate::registry::select(&env)?.recorders(&env, snapshotting)?,
+                build_recorders(&*crate::registry::select(&env)?, &env, snapshotting, keyed)?,
                 "the persistence module made no recorder for snapshots",
             ),
             #[cfg(feature = "tokio")]
@@ -253,9 +314,11 @@ impl<T: Transcoder> ApplicationBuilder<T> {
                 .into())
             }
         };
+        let (recorders, keyring) = keyed_recorders(&env, recorders, keyed)?;
         let Recorders {
             events: recorder,
             snapshots: snapshot_recorder,
+            ..
         } = recorders;
         if snapshotting && snapshot_recorder.is_none() {
             return Err(ConfigError::new(
@@ -278,7 +341,8 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             application = env.name(),
             transcoder = type_name::<T>(),
             snapshotting,
-            encrypted = mapper.is_encrypted(),
+            encrypted = mapper.is_encrypted() || keyring.is_some(),
+            per_aggregate_keys = keyring.is_some(),
             compressed = mapper.is_compressed(),
             "application built"
         );
@@ -291,6 +355,7 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             snapshots,
             repository,
             log,
+            keyring,
             snapshotting_intervals: self.snapshotting_intervals,
             listeners: RwLock::new(Vec::new()),
             next_listener: AtomicU64::new(0),
@@ -326,6 +391,14 @@ impl<T: Transcoder> ApplicationBuilder<T> {
 
         let env = self.env;
         let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
+        if env.get_bool(PER_AGGREGATE_KEYS, false)? {
+            return Err(ConfigError::new(
+                env.name_of(PER_AGGREGATE_KEYS),
+                "per-aggregate keys are not yet available on the async face: build a blocking \
+                 Application with build()",
+            )
+            .into());
+        }
         let mapper = Arc::new(env.mapper(self.transcoder)?);
         let (recorders, missing_snapshots) = match self.infrastructure {
             Infrastructure::Recorders(recorders) => (
@@ -375,4 +448,53 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             self.snapshotting_intervals,
         ))
     }
+}
+
+/// The recorders `factory` builds, with a data-key recorder when per-aggregate keys are on.
+fn build_recorders(
+    factory: &dyn InfrastructureFactory,
+    env: &Environment,
+    snapshotting: bool,
+    keyed: bool,
+) -> Result<Recorders, ApplicationError> {
+    if keyed {
+        let (recorders, data_keys) = factory.recorders_with_data_keys(env, snapshotting)?;
+        Ok(recorders.with_data_keys(data_keys))
+    } else {
+        Ok(factory.recorders(env, snapshotting)?)
+    }
+}
+
+/// With per-aggregate keys, the recorders wrapped in ones that encrypt under data keys, and
+/// the keyring; without, the recorders as they are.
+fn keyed_recorders(
+    env: &Environment,
+    recorders: Recorders,
+    keyed: bool,
+) -> Result<(Recorders, Option<Arc<Keyring>>), ApplicationError> {
+    if !keyed {
+        return Ok((recorders, None));
+    }
+    let application_key = env.cipher()?.ok_or_else(|| {
+        ConfigError::new(
+            env.name_of(CIPHER_KEY),
+            "per-aggregate keys are on (PER_AGGREGATE_KEYS), but no CIPHER_KEY is set: data \
+             keys are stored encrypted under it",
+        )
+    })?;
+    let data_keys: Arc<dyn DataKeyRecorder> = recorders.data_keys.clone().ok_or_else(|| {
+        ConfigError::new(
+            env.name_of(PER_AGGREGATE_KEYS),
+            "per-aggregate keys are on, but the recorders given to the builder include no \
+             data-key recorder: give a backend instead, or Recorders::with_data_keys",
+        )
+    })?;
+    let keyring = Arc::new(Keyring::new(data_keys, application_key));
+    let events: Arc<dyn ProcessRecorder> =
+        Arc::new(KeyedRecorder::new(recorders.events, Arc::clone(&keyring)));
+    let snapshots = recorders.snapshots.map(|snapshots| {
+        Arc::new(KeyedSnapshotRecorder::new(snapshots, Arc::clone(&keyring)))
+            as Arc<dyn AggregateRecorder>
+    });
+    Ok((Recorders::new(events, snapshots), Some(keyring)))
 }

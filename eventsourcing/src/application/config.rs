@@ -7,6 +7,7 @@
 
 pub use crate::persistence::{
     strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
+    PER_AGGREGATE_KEYS,
 };
 pub use crate::registry::{INFRASTRUCTURE_FACTORY, PERSISTENCE_MODULE};
 

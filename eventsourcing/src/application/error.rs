@@ -31,6 +31,21 @@ pub enum ApplicationError {
         version: Option<u64>,
     },
 
+    /// The aggregate was forgotten ([`Application::forget`](super::Application::forget)): its
+    /// data key was destroyed, so nothing of it can be read any more, and nothing saved.
+    #[error("aggregate {id} was forgotten: its data key was destroyed")]
+    AggregateForgotten {
+        /// The aggregate's id.
+        id: Uuid,
+    },
+
+    /// Per-aggregate keys are not on, so there is nothing to forget or rotate.
+    #[error(
+        "per-aggregate keys are not on: set PER_AGGREGATE_KEYS to a true value (such as \"y\") \
+         with CIPHER_KEY, or call per_aggregate_keys(true) on the application builder"
+    )]
+    PerAggregateKeysDisabled,
+
     /// The aggregate did not exist yet at the time asked for
     /// ([`Repository::get_as_of`](super::Repository::get_as_of)), or has no events.
     #[error("aggregate {id} not found as of {timestamp}")]
@@ -59,7 +74,7 @@ pub enum ApplicationError {
     /// the same aggregate version first ([`conflict`](ApplicationError::conflict) says which):
     /// get the aggregate again and retry the command.
     #[error(transparent)]
-    Persistence(#[from] PersistenceError),
+    Persistence(PersistenceError),
 
     /// Rebuilding an aggregate from its events failed.
     #[error(transparent)]
@@ -153,6 +168,11 @@ impl ApplicationError {
         }
     }
 
+    /// Whether this is [`ApplicationError::AggregateForgotten`].
+    pub fn is_forgotten(&self) -> bool {
+        matches!(self, ApplicationError::AggregateForgotten { .. })
+    }
+
     /// Whether this is [`ApplicationError::AggregateDiscarded`].
     pub fn is_discarded(&self) -> bool {
         matches!(self, ApplicationError::AggregateDiscarded { .. })
@@ -169,12 +189,25 @@ impl ApplicationError {
     }
 }
 
+/// A persistence error is the application's, except that a forgotten aggregate is
+/// [`ApplicationError::AggregateForgotten`].
+impl From<PersistenceError> for ApplicationError {
+    fn from(error: PersistenceError) -> Self {
+        match error {
+            PersistenceError::Forgotten { originator_id } => {
+                ApplicationError::AggregateForgotten { id: originator_id }
+            }
+            error => ApplicationError::Persistence(error),
+        }
+    }
+}
+
 /// A factory's error is the application's configuration or persistence error.
 impl From<FactoryError> for ApplicationError {
     fn from(error: FactoryError) -> Self {
         match error {
             FactoryError::Config(error) => ApplicationError::Config(error),
-            FactoryError::Persistence(error) => ApplicationError::Persistence(error),
+            FactoryError::Persistence(error) => error.into(),
         }
     }
 }

@@ -42,7 +42,10 @@ pub trait UpstreamEvent: Sized + Send + 'static {
     }
 
     /// The notification as an upstream event, or `None` if the policy does not handle its
-    /// type. A notification of a handled type that can't be decoded is an error.
+    /// type. A notification of a handled type that can't be decoded is an error; one of a
+    /// forgotten aggregate ([`Notification::is_forgotten`](crate::persistence::StoredEvent::is_forgotten))
+    /// has nothing to decode, and `DomainEvent`'s `decode` skips it (`None`), so that
+    /// followers carry on past it.
     fn decode<T: Transcoder>(
         mapper: &Mapper<T>,
         notification: &Notification,
@@ -58,7 +61,14 @@ impl<E: AggregateEvent> UpstreamEvent for DomainEvent<E> {
         mapper: &Mapper<T>,
         notification: &Notification,
     ) -> Result<Option<Self>, PersistenceError> {
-        if E::has_topic(&notification.topic) {
+        if notification.is_forgotten() {
+            tracing::debug!(
+                notification_id = notification.id,
+                originator_id = %notification.originator_id,
+                "skipped a notification of a forgotten aggregate"
+            );
+            Ok(None)
+        } else if E::has_topic(&notification.topic) {
             mapper.to_domain_event(notification).map(Some)
         } else {
             Ok(None)

@@ -17,6 +17,10 @@ use super::{AesCipher, Cipher, Compressor, Mapper, Transcoder, ZlibCompressor};
 pub const CIPHER_TOPIC: &str = "CIPHER_TOPIC";
 /// The cipher key: base64 of 16, 24 or 32 bytes (see `AesCipher::create_key`).
 pub const CIPHER_KEY: &str = "CIPHER_KEY";
+/// Whether each aggregate's events are encrypted under a data key of its own, stored encrypted
+/// under `CIPHER_KEY` (a true or false value; default false). See
+/// [`Keyring`](super::Keyring).
+pub const PER_AGGREGATE_KEYS: &str = "PER_AGGREGATE_KEYS";
 /// The compressor: `eventsourcing.compressor:ZlibCompressor` (or `zlib`).
 pub const COMPRESSOR_TOPIC: &str = "COMPRESSOR_TOPIC";
 
@@ -152,6 +156,11 @@ impl Environment {
         Ok(Mapper::new(transcoder)
             .with_shared_compressor(compressor(self)?)
             .with_shared_cipher(cipher(self)?))
+    }
+
+    /// The cipher `CIPHER_TOPIC` and `CIPHER_KEY` configure, if any.
+    pub fn cipher(&self) -> Result<Option<Arc<dyn Cipher>>, ConfigError> {
+        cipher(self)
     }
 
     /// The value of `key` as a boolean (the reference's `strtobool`), or `default` if unset.

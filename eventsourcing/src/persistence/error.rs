@@ -107,6 +107,15 @@ pub enum PersistenceError {
         source: BoxError,
     },
 
+    /// The aggregate was forgotten: its data key was destroyed
+    /// ([`Keyring::forget`](super::Keyring::forget)), so its events and snapshots can no longer
+    /// be decrypted, and no new event of it is stored. Its kind is [`ErrorKind::Data`].
+    #[error("aggregate {originator_id} was forgotten: its data key was destroyed")]
+    Forgotten {
+        /// The aggregate's id.
+        originator_id: Uuid,
+    },
+
     /// A stored event's topic is not one of the types it was read as.
     #[error("unknown topic {topic:?}: it is not one of the {expected} events (topics: {known})")]
     UnknownTopic {
@@ -128,7 +137,8 @@ impl PersistenceError {
             PersistenceError::Cipher(e) => e.kind(),
             PersistenceError::Decompression(_)
             | PersistenceError::Decode { .. }
-            | PersistenceError::UnknownTopic { .. } => ErrorKind::Data,
+            | PersistenceError::UnknownTopic { .. }
+            | PersistenceError::Forgotten { .. } => ErrorKind::Data,
             PersistenceError::Encode { .. } => ErrorKind::Programming,
         }
     }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::data_keys::DataKeyRecorder;
 use super::environment::{ConfigError, Environment};
 use super::error::PersistenceError;
 use super::recorder::{AggregateRecorder, ProcessRecorder};
@@ -16,6 +17,9 @@ pub struct Recorders {
     /// The application's snapshots: required when snapshotting is enabled, left out (and
     /// ignored) otherwise.
     pub snapshots: Option<Arc<dyn AggregateRecorder>>,
+    /// The application's data keys, for per-aggregate keys (see
+    /// [`InfrastructureFactory::recorders_with_data_keys`]).
+    pub data_keys: Option<Arc<dyn DataKeyRecorder>>,
 }
 
 impl Recorders {
@@ -24,7 +28,18 @@ impl Recorders {
         events: Arc<dyn ProcessRecorder>,
         snapshots: Option<Arc<dyn AggregateRecorder>>,
     ) -> Self {
-        Recorders { events, snapshots }
+        Recorders {
+            events,
+            snapshots,
+            data_keys: None,
+        }
+    }
+
+    /// These recorders with a recorder of data keys (which must keep its keys in the same
+    /// database as the events, see [`DataKeyRecorder`]).
+    pub fn with_data_keys(mut self, data_keys: Arc<dyn DataKeyRecorder>) -> Self {
+        self.data_keys = Some(data_keys);
+        self
     }
 }
 
@@ -146,6 +161,27 @@ pub trait InfrastructureFactory: Send + Sync {
     /// notification log and tracking records) and, if `snapshotting`, snapshots.
     fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError>;
 
+    /// The recorders of the application `env.name()`, as
+    /// [`recorders`](InfrastructureFactory::recorders) builds them, and a recorder of its data
+    /// keys in the same database (a table beside the events, created if it does not exist),
+    /// for per-aggregate keys ([`PER_AGGREGATE_KEYS`](super::PER_AGGREGATE_KEYS)). The data-key
+    /// recorder writes keys in the same transaction as events, and removes snapshots when it
+    /// forgets a key, so it is built with the other two.
+    ///
+    /// By default, a configuration error: the backend keeps no data keys.
+    fn recorders_with_data_keys(
+        &self,
+        env: &Environment,
+        snapshotting: bool,
+    ) -> Result<(Recorders, Arc<dyn DataKeyRecorder>), FactoryError> {
+        let _ = snapshotting;
+        Err(ConfigError::new(
+            env.name_of(super::PER_AGGREGATE_KEYS),
+            "this backend keeps no data keys, so per-aggregate keys can't be used with it",
+        )
+        .into())
+    }
+
     /// The async recorders of the application `env.name()` (feature `tokio`), for an
     /// `AsyncApplication`.
     ///
@@ -174,6 +210,14 @@ pub trait InfrastructureFactory: Send + Sync {
 impl<F: InfrastructureFactory + ?Sized> InfrastructureFactory for Arc<F> {
     fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
         (**self).recorders(env, snapshotting)
+    }
+
+    fn recorders_with_data_keys(
+        &self,
+        env: &Environment,
+        snapshotting: bool,
+    ) -> Result<(Recorders, Arc<dyn DataKeyRecorder>), FactoryError> {
+        (**self).recorders_with_data_keys(env, snapshotting)
     }
 
     #[cfg(feature = "tokio")]

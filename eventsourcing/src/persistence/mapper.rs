@@ -188,6 +188,11 @@ impl<T: Transcoder> Mapper<T> {
         if !E::has_topic(&stored.topic) {
             return Err(unknown_topic::<E>(&stored.topic));
         }
+        if stored.is_forgotten() {
+            return Err(PersistenceError::Forgotten {
+                originator_id: stored.originator_id,
+            });
+        }
         let state = self.open(&stored.state)?;
         let seed = EventStateSeed::<E> {
             topic: &stored.topic,
@@ -258,6 +263,11 @@ impl<T: Transcoder> Mapper<T> {
                 topic: stored.topic.to_string(),
                 expected: "snapshot".into(),
                 known: SNAPSHOT_TOPIC.into(),
+            });
+        }
+        if stored.is_forgotten() {
+            return Err(PersistenceError::Forgotten {
+                originator_id: stored.originator_id,
             });
         }
         let state = self.open(&stored.state)?;

@@ -19,10 +19,12 @@ mod bridge;
 mod cipher;
 mod commit_signal;
 mod compressor;
+mod data_keys;
 mod environment;
 mod error;
 mod event_store;
 mod factory;
+mod keyed;
 mod lease;
 mod mapper;
 mod position;
@@ -43,14 +45,17 @@ pub use bridge::Bridge;
 pub use cipher::{AesCipher, Cipher};
 pub use commit_signal::{CommitSignal, SubscriberGuard};
 pub use compressor::{Compressor, ZlibCompressor, DEFAULT_MAX_DECOMPRESSED_LEN};
+pub use data_keys::{DataKeyRecorder, Forgetting, StoredDataKey};
 pub use environment::{
     strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
+    PER_AGGREGATE_KEYS,
 };
 pub use error::{CipherError, ErrorKind, PersistenceError};
 pub use event_store::EventStore;
 #[cfg(feature = "tokio")]
 pub use factory::AsyncRecorders;
 pub use factory::{FactoryError, InfrastructureFactory, Recorders};
+pub use keyed::{KeyedRecorder, KeyedSnapshotRecorder, Keyring};
 pub use lease::{Lease, LeaseGuard, MemoryLease};
 pub use mapper::{Mapper, SNAPSHOT_TOPIC};
 pub use position::Position;

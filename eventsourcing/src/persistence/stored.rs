@@ -21,6 +21,17 @@ pub struct StoredEvent {
     pub state: Vec<u8>,
 }
 
+impl StoredEvent {
+    /// Whether this is an event of a forgotten aggregate, as a notification log presents it
+    /// when per-aggregate keys are on: its id, version and topic, and an empty state (see
+    /// [`KeyedRecorder`](super::KeyedRecorder)). No mapper writes an empty state (encrypted,
+    /// compressed or JSON state has at least two bytes), and the mapper reads one as
+    /// [`PersistenceError::Forgotten`](super::PersistenceError::Forgotten).
+    pub fn is_forgotten(&self) -> bool {
+        self.state.is_empty()
+    }
+}
+
 /// A stored event with its position in the application's notification log.
 ///
 /// Notification ids increase in the order events were committed. A notification dereferences

@@ -153,7 +153,8 @@ async fn insert_jobs(target: &Target, mut jobs: Vec<Job>) {
         }
     };
     let alone = |job: Job| async move {
-        let outcome = insert_with_retries(&target.core, &target.tables, &job.events, &[]).await;
+        let outcome =
+            insert_with_retries(&target.core, &target.tables, &job.events, &[], None).await;
         if outcome.is_ok() {
             committed();
         }
@@ -161,16 +162,17 @@ async fn insert_jobs(target: &Target, mut jobs: Vec<Job>) {
     };
     while jobs.len() > 1 {
         let events: Vec<StoredEvent> = jobs.iter().flat_map(|job| job.events.clone()).collect();
-        let error = match insert_with_retries(&target.core, &target.tables, &events, &[]).await {
-            Ok(()) => {
-                committed();
-                for job in jobs {
-                    let _ = job.done.send(Ok(()));
+        let error =
+            match insert_with_retries(&target.core, &target.tables, &events, &[], None).await {
+                Ok(()) => {
+                    committed();
+                    for job in jobs {
+                        let _ = job.done.send(Ok(()));
+                    }
+                    return;
                 }
-                return;
-            }
-            Err(error) => error,
-        };
+                Err(error) => error,
+            };
         match (error.conflict(), error.kind()) {
             // A version conflict: the saves with that version, each on its own (the first of
             // them may be the one that stored it), then the others together again.

@@ -4,10 +4,10 @@
 
 use super::datastore::{jittered, retrying, Connection, Core, MAX_ATTEMPTS, RETRY_WAIT};
 use super::error::postgres_error;
-use super::tables::{to_i64, InsertFailure, Tables};
+use super::tables::{to_i64, InsertFailure, NewKeys, Tables};
 use crate::persistence::{ErrorKind, EventQuery, PersistenceError, StoredEvent, Tracking};
 
-/// Inserts `events` and `tracking` in one transaction: retries a connection failure before the
+/// Inserts `events`, `tracking` and new data keys in one transaction: retries a connection failure before the
 /// commit, and after a connection failure during the commit finds out whether the transaction
 /// committed, so that nothing reported as saved is missing and nothing saved is reported as
 /// failed.
@@ -21,8 +21,9 @@ pub(super) async fn insert_with_retries(
     tables: &Tables,
     events: &[StoredEvent],
     tracking: &[Tracking],
+    keys: Option<&NewKeys>,
 ) -> Result<(), PersistenceError> {
-    let sql = tables.insert_sql(events, tracking)?;
+    let sql = tables.insert_sql(events, tracking, keys)?;
     let mut attempt = 1;
     // Whether an earlier attempt may have committed (its connection failed mid-way).
     let mut maybe_committed = false;

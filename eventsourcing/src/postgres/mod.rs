@@ -80,6 +80,7 @@
 
 mod combine;
 mod conflict;
+mod data_keys;
 mod datastore;
 mod error;
 mod insert;
@@ -93,6 +94,7 @@ mod view;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use data_keys::PostgresDataKeys;
 pub use datastore::PostgresDatastore;
 pub use lease::PostgresLease;
 pub use recorder::{PostgresAggregateRecorder, PostgresApplicationRecorder};
@@ -100,8 +102,8 @@ pub use settings::PostgresSettings;
 pub use view::{param, Param, PostgresView, PostgresViewTransaction};
 
 use crate::persistence::{
-    AggregateRecorder, AsyncAggregateRecorder, AsyncRecorders, BoxFuture, ConfigError, Environment,
-    FactoryError, InfrastructureFactory, Recorders,
+    AggregateRecorder, AsyncAggregateRecorder, AsyncRecorders, BoxFuture, ConfigError,
+    DataKeyRecorder, Environment, FactoryError, InfrastructureFactory, Recorders,
 };
 
 /// `POSTGRES_DBNAME`: the database (required).
@@ -218,6 +220,7 @@ struct TableNames {
     events: String,
     tracking: String,
     snapshots: String,
+    data_keys: String,
 }
 
 impl TableNames {
@@ -232,6 +235,7 @@ impl TableNames {
             events: format!("{prefix}_events"),
             tracking: format!("{tracking}_tracking"),
             snapshots: format!("{prefix}_snapshots"),
+            data_keys: format!("{prefix}_data_keys"),
         }
     }
 }
@@ -268,6 +272,36 @@ impl InfrastructureFactory for PostgresFactory {
             None
         };
         Ok(Recorders::new(Arc::new(events), snapshots))
+    }
+
+    /// The data keys are in the table `{app}_data_keys` ([`PostgresDataKeys`]).
+    fn recorders_with_data_keys(
+        &self,
+        env: &Environment,
+        snapshotting: bool,
+    ) -> Result<(Recorders, Arc<dyn DataKeyRecorder>), FactoryError> {
+        let settings = settings_from_env(env)?;
+        let datastore = Arc::new(PostgresDatastore::new(settings)?);
+        let names = TableNames::of(env);
+        let events = PostgresApplicationRecorder::new(
+            Arc::clone(&datastore),
+            &names.events,
+            &names.tracking,
+        )?;
+        let keys = PostgresDataKeys::new(
+            &events,
+            &names.data_keys,
+            snapshotting.then_some(names.snapshots.as_str()),
+        )?;
+        let snapshots = if snapshotting {
+            Some(
+                Arc::new(PostgresAggregateRecorder::new(datastore, &names.snapshots)?)
+                    as Arc<dyn AggregateRecorder>,
+            )
+        } else {
+            None
+        };
+        Ok((Recorders::new(Arc::new(events), snapshots), Arc::new(keys)))
     }
 
     fn async_recorders<'a>(

@@ -11,7 +11,7 @@ use super::combine::{Combiner, Target};
 use super::datastore::{retrying, Core, PostgresDatastore};
 use super::insert::insert_with_retries;
 use super::listener::Listener;
-use super::tables::{check_identifier, Tables, MIGRATION_ROW};
+use super::tables::{check_identifier, NewKeys, Tables, MIGRATION_ROW};
 use crate::persistence::{
     AggregateRecorder, ApplicationRecorder, AsyncAggregateRecorder, AsyncApplicationRecorder,
     AsyncProcessRecorder, BoxFuture, CommitSignal, EventQuery, Notification, PersistenceError,
@@ -57,7 +57,18 @@ impl Store {
         events: Vec<StoredEvent>,
         tracking: Vec<Tracking>,
     ) -> Result<(), PersistenceError> {
-        if tracking.is_empty() && !events.is_empty() {
+        self.insert_with_keys(events, tracking, None).await
+    }
+
+    /// Inserts events and tracking records and, if any, new data keys: inserts with keys or
+    /// tracking records have transactions of their own, the others share them.
+    async fn insert_with_keys(
+        self,
+        events: Vec<StoredEvent>,
+        tracking: Vec<Tracking>,
+        keys: Option<NewKeys>,
+    ) -> Result<(), PersistenceError> {
+        if tracking.is_empty() && keys.is_none() && !events.is_empty() {
             let target = Target {
                 core: Arc::clone(&self.core),
                 tables: Arc::clone(&self.tables),
@@ -65,7 +76,7 @@ impl Store {
             };
             return self.combiner.insert(&target, events).await;
         }
-        insert_with_retries(&self.core, &self.tables, &events, &tracking).await?;
+        insert_with_retries(&self.core, &self.tables, &events, &tracking, keys.as_ref()).await?;
         if let (false, Some(listener)) = (events.is_empty(), &self.listener) {
             listener.committed();
         }
@@ -503,6 +514,22 @@ impl ApplicationRecorder for PostgresApplicationRecorder {
 
     fn commit_signal(&self) -> Option<CommitSignal> {
         self.signal()
+    }
+}
+
+impl PostgresApplicationRecorder {
+    /// Inserts events, tracking records and new data keys in one transaction (blocking face).
+    pub(super) fn insert_with_keys(
+        &self,
+        events: &[StoredEvent],
+        tracking: &[Tracking],
+        keys: NewKeys,
+    ) -> Result<(), PersistenceError> {
+        self.datastore().block_on(self.store().insert_with_keys(
+            events.to_vec(),
+            tracking.to_vec(),
+            Some(keys),
+        ))
     }
 }
 

@@ -1,5 +1,7 @@
 //! The SQL of one application's tables, and the statements the recorders run on a connection.
 
+use std::sync::Arc;
+
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -38,6 +40,13 @@ pub(super) fn from_signed(value: i64, what: &str) -> Result<u64, PersistenceErro
             format!("stored {what} {value} is negative"),
         )
     })
+}
+
+/// Data keys to insert with events (per-aggregate keys): the key table (qualified) and rows.
+#[derive(Debug, Clone)]
+pub(super) struct NewKeys {
+    pub(super) table: Arc<str>,
+    pub(super) rows: Vec<crate::persistence::StoredDataKey>,
 }
 
 /// Why an insert failed: before the commit was sent (nothing was written), or while
@@ -140,6 +149,7 @@ impl Tables {
         &self,
         events: &[StoredEvent],
         tracking: &[Tracking],
+        keys: Option<&NewKeys>,
     ) -> Result<String, PersistenceError> {
         let size: usize = events
             .iter()
@@ -197,6 +207,31 @@ impl Tables {
                     }
                 });
             }
+        }
+        if let Some(keys) = keys.filter(|keys| !keys.rows.is_empty()) {
+            // After the events: a save that lost a race is refused as the version conflict
+            // it is, on the events table.
+            sql.push_str(&format!(
+                "INSERT INTO {} (originator_id, data_key) VALUES ",
+                keys.table
+            ));
+            for (i, key) in keys.rows.iter().enumerate() {
+                sql.push_str(if i == 0 { "('" } else { ",('" });
+                sql.push_str(
+                    key.originator_id
+                        .hyphenated()
+                        .encode_lower(&mut Uuid::encode_buffer()),
+                );
+                match &key.wrapped {
+                    Some(wrapped) => {
+                        sql.push_str("',decode('");
+                        push_hex(&mut sql, wrapped);
+                        sql.push_str("','hex'))");
+                    }
+                    None => sql.push_str("',NULL)"),
+                }
+            }
+            sql.push(';');
         }
         sql.push_str("COMMIT;");
         Ok(sql)

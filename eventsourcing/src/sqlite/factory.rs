@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::data_keys::SqliteDataKeys;
 use super::datastore::{SqliteDatastore, Synchronous, DEFAULT_LOCK_TIMEOUT};
 use super::recorder::{SqliteAggregateRecorder, SqliteApplicationRecorder};
 use crate::persistence::{
-    AggregateRecorder, ConfigError, Environment, FactoryError, InfrastructureFactory, Recorders,
+    AggregateRecorder, ConfigError, DataKeyRecorder, Environment, FactoryError,
+    InfrastructureFactory, Recorders,
 };
 
 /// `SQLITE_DBNAME`: the SQLite database, a file path, `:memory:`, or a `file:` URI (required).
@@ -21,8 +23,13 @@ pub const SQLITE_LOCK_TIMEOUT: &str = "SQLITE_LOCK_TIMEOUT";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SqliteFactory;
 
-impl InfrastructureFactory for SqliteFactory {
-    fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+impl SqliteFactory {
+    /// The application recorder and, if `snapshotting`, the snapshot recorder, of the database
+    /// the configuration names.
+    fn open(
+        env: &Environment,
+        snapshotting: bool,
+    ) -> Result<(SqliteApplicationRecorder, Option<SqliteAggregateRecorder>), FactoryError> {
         let db_name = env.get(SQLITE_DBNAME).ok_or_else(|| {
             ConfigError::new(
                 SQLITE_DBNAME,
@@ -39,13 +46,37 @@ impl InfrastructureFactory for SqliteFactory {
         )?);
         let events = SqliteApplicationRecorder::new(Arc::clone(&datastore))?;
         let snapshots = if snapshotting {
-            Some(
-                Arc::new(SqliteAggregateRecorder::new(datastore, "stored_snapshots")?)
-                    as Arc<dyn AggregateRecorder>,
-            )
+            Some(SqliteAggregateRecorder::new(datastore, SNAPSHOTS_TABLE)?)
         } else {
             None
         };
+        Ok((events, snapshots))
+    }
+}
+
+/// The snapshots' table.
+const SNAPSHOTS_TABLE: &str = "stored_snapshots";
+
+impl InfrastructureFactory for SqliteFactory {
+    fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+        let (events, snapshots) = Self::open(env, snapshotting)?;
+        let snapshots = snapshots.map(|s| Arc::new(s) as Arc<dyn AggregateRecorder>);
         Ok(Recorders::new(Arc::new(events), snapshots))
+    }
+
+    /// The data keys are in the table `stored_data_keys` ([`SqliteDataKeys`]).
+    fn recorders_with_data_keys(
+        &self,
+        env: &Environment,
+        snapshotting: bool,
+    ) -> Result<(Recorders, Arc<dyn DataKeyRecorder>), FactoryError> {
+        let (events, snapshots) = Self::open(env, snapshotting)?;
+        let keys = SqliteDataKeys::new(
+            &events,
+            "stored_data_keys",
+            snapshots.as_ref().map(|_| SNAPSHOTS_TABLE),
+        )?;
+        let snapshots = snapshots.map(|s| Arc::new(s) as Arc<dyn AggregateRecorder>);
+        Ok((Recorders::new(Arc::new(events), snapshots), Arc::new(keys)))
     }
 }

@@ -17,6 +17,7 @@
 //! applications) are not combined.
 
 mod combine;
+mod data_keys;
 mod datastore;
 mod error;
 mod factory;
@@ -25,6 +26,7 @@ mod recorder;
 mod view;
 
 pub use combine::GROUP_COMMIT_MAX_EVENTS;
+pub use data_keys::SqliteDataKeys;
 pub use datastore::{SqliteDatastore, Synchronous, DATA_VERSION_INTERVAL, DEFAULT_LOCK_TIMEOUT};
 pub use factory::{SqliteFactory, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT};
 pub use lease::SqliteLease;

@@ -14,7 +14,7 @@ use crate::persistence::{
     PersistenceError, ProcessRecorder, StoredEvent, Tracking, TrackingShape, MIGRATION_ROW,
 };
 
-fn check_table_name(name: &str) -> Result<(), PersistenceError> {
+pub(super) fn check_table_name(name: &str) -> Result<(), PersistenceError> {
     crate::persistence::check_identifier(name, "table name")
 }
 
@@ -492,8 +492,28 @@ impl ProcessRecorder for SqliteApplicationRecorder {
         events: &[StoredEvent],
         tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
+        self.events
+            .datastore
+            .write(|tx| self.insert_in(tx, events, tracking))
+    }
+
+    fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
+        self.events
+            .datastore
+            .read(|c| self.max_tracking(c, application_name))
+    }
+}
+
+impl SqliteApplicationRecorder {
+    /// Inserts `events` and `tracking` in the transaction `tx` (of the writer connection).
+    pub(super) fn insert_in(
+        &self,
+        tx: &Connection,
+        events: &[StoredEvent],
+        tracking: &[Tracking],
+    ) -> Result<(), PersistenceError> {
         let insert = &*self.insert_tracking;
-        self.events.datastore.write(|tx| {
+        {
             self.events.table.insert(tx, events)?;
             for record in tracking {
                 // Checked in the transaction, after the records before it: positions only move
@@ -511,12 +531,6 @@ impl ProcessRecorder for SqliteApplicationRecorder {
                     .map_err(|e| sqlite_error(e, "can't insert the tracking record"))?;
             }
             Ok(())
-        })
-    }
-
-    fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
-        self.events
-            .datastore
-            .read(|c| self.max_tracking(c, application_name))
+        }
     }
 }

@@ -1,0 +1,448 @@
+//! Per-aggregate keys (crypto-shredding): each aggregate's events and snapshots encrypted under
+//! a data key of its own, which forgetting the aggregate destroys.
+//!
+//! A [`Keyring`] holds the application's key (`CIPHER_KEY`), under which data keys are stored
+//! encrypted, and the backend's [`DataKeyRecorder`]. A [`KeyedRecorder`] wraps the
+//! application's recorder: it encrypts each event's state (already serialised and compressed
+//! by the mapper) under its aggregate's data key before it is written, creating the key with
+//! the aggregate's first event and writing it in the same transaction, and decrypts what is
+//! read. A [`KeyedSnapshotRecorder`] does the same for snapshots.
+//!
+//! Keys are read from the key table for each read and each save (one indexed select for all
+//! the aggregates of a batch), never kept in memory between calls: once an aggregate is
+//! forgotten, by this process or another, no later read anywhere decrypts it.
+//!
+//! What a reader gets for a forgotten aggregate: its events (by
+//! [`select_events`](super::AggregateRecorder::select_events)) and snapshots are the error
+//! [`PersistenceError::Forgotten`]; its notifications keep their id, originator id, version
+//! and topic, with an empty state ([`StoredEvent::is_forgotten`]), so that logs and followers
+//! carry on past them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::OsRng;
+use uuid::Uuid;
+
+use super::cipher::{AesCipher, Cipher};
+use super::commit_signal::CommitSignal;
+use super::data_keys::{DataKeyRecorder, Forgetting, StoredDataKey};
+use super::error::{ErrorKind, PersistenceError};
+use super::recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};
+use super::stored::{Notification, StoredEvent, Tracking};
+
+/// The size of a data key: AES-256.
+const DATA_KEY_BYTES: usize = 32;
+
+/// An aggregate's data key, as read from the key table.
+enum DataKey {
+    Key(AesCipher),
+    Forgotten,
+}
+
+/// The data keys of an application: the backend's key table, and the application's key under
+/// which data keys are stored.
+///
+/// Made by the application builder when per-aggregate keys are on
+/// ([`ApplicationBuilder::per_aggregate_keys`](crate::application::ApplicationBuilder::per_aggregate_keys));
+/// [`Application::forget`](crate::application::Application::forget) and
+/// [`Application::rotate_cipher_key`](crate::application::Application::rotate_cipher_key) use
+/// it.
+pub struct Keyring {
+    recorder: Arc<dyn DataKeyRecorder>,
+    application_key: RwLock<Arc<dyn Cipher>>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring").finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// Data keys kept by `recorder`, encrypted under `application_key`.
+    pub fn new(recorder: Arc<dyn DataKeyRecorder>, application_key: Arc<dyn Cipher>) -> Self {
+        Keyring {
+            recorder,
+            application_key: RwLock::new(application_key),
+        }
+    }
+
+    /// The backend's key table.
+    pub fn recorder(&self) -> &Arc<dyn DataKeyRecorder> {
+        &self.recorder
+    }
+
+    fn application_key(&self) -> Arc<dyn Cipher> {
+        Arc::clone(
+            &self
+                .application_key
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// The keys of those of `ids` that have a row in the key table.
+    fn keys(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, DataKey>, PersistenceError> {
+        let rows = self.recorder.select_data_keys(ids)?;
+        let application_key = self.application_key();
+        rows.into_iter()
+            .map(|row| {
+                let key = match &row.wrapped {
+                    None => DataKey::Forgotten,
+                    Some(wrapped) => DataKey::Key(unwrap(&*application_key, &row, wrapped)?),
+                };
+                Ok((row.originator_id, key))
+            })
+            .collect()
+    }
+
+    /// A new data key for `originator_id`, and its row for the key table.
+    fn new_key(&self, originator_id: Uuid) -> Result<(AesCipher, StoredDataKey), PersistenceError> {
+        let mut raw = [0u8; DATA_KEY_BYTES];
+        OsRng.fill_bytes(&mut raw);
+        let cipher = AesCipher::from_key_bytes(&raw)?;
+        let wrapped = self.application_key().encrypt(&raw)?;
+        raw.fill(0);
+        Ok((
+            cipher,
+            StoredDataKey {
+                originator_id,
+                wrapped: Some(wrapped),
+            },
+        ))
+    }
+
+    /// Destroys the data key of `originator_id`, and removes its snapshots: from then on no
+    /// read decrypts its events.
+    pub fn forget(&self, originator_id: Uuid) -> Result<Forgetting, PersistenceError> {
+        let forgetting = self.recorder.forget_data_key(originator_id)?;
+        tracing::info!(%originator_id, ?forgetting, "forgot an aggregate");
+        Ok(forgetting)
+    }
+
+    /// Re-encrypts every data key under `new_key`, in one transaction, and uses `new_key` from
+    /// then on. Events are not touched. Returns how many keys were re-encrypted.
+    pub fn rotate(&self, new_key: Arc<dyn Cipher>) -> Result<u64, PersistenceError> {
+        let mut current = self
+            .application_key
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let old = Arc::clone(&current);
+        let rewrap = |wrapped: &[u8]| -> Result<Vec<u8>, PersistenceError> {
+            let raw = old.decrypt(wrapped).map_err(|e| {
+                PersistenceError::database_caused_by(
+                    ErrorKind::Data,
+                    "a data key can't be decrypted with the current application key",
+                    e,
+                )
+            })?;
+            Ok(new_key.encrypt(&raw)?)
+        };
+        let count = self.recorder.rewrap_data_keys(&rewrap)?;
+        *current = new_key;
+        tracing::info!(
+            count,
+            "re-encrypted the data keys under a new application key"
+        );
+        Ok(count)
+    }
+}
+
+fn unwrap(
+    application_key: &dyn Cipher,
+    row: &StoredDataKey,
+    wrapped: &[u8],
+) -> Result<AesCipher, PersistenceError> {
+    let raw = application_key.decrypt(wrapped).map_err(|e| {
+        PersistenceError::database_caused_by(
+            ErrorKind::Data,
+            format!(
+                "the data key of aggregate {} can't be decrypted with the application key \
+                 (CIPHER_KEY): the key is wrong, or was rotated by another process",
+                row.originator_id
+            ),
+            e,
+        )
+    })?;
+    Ok(AesCipher::from_key_bytes(&raw)?)
+}
+
+/// The distinct originator ids of `events`, in order of appearance.
+fn originators<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = Vec::new();
+    for event in events {
+        if !ids.contains(&event.originator_id) {
+            ids.push(event.originator_id);
+        }
+    }
+    ids
+}
+
+fn no_key(originator_id: Uuid) -> PersistenceError {
+    PersistenceError::database(
+        ErrorKind::Data,
+        format!(
+            "aggregate {originator_id} has no data key (its events were stored without \
+             per-aggregate keys, or its first event was not saved with them)"
+        ),
+    )
+}
+
+impl Keyring {
+    /// Encrypts each event's state under its aggregate's key, making keys for aggregates whose
+    /// first event is among `events`: returns the new keys' rows, to be written with the
+    /// events.
+    fn seal(&self, events: &mut [StoredEvent]) -> Result<Vec<StoredDataKey>, PersistenceError> {
+        let ids = originators(events.iter());
+        let mut keys = self.keys(&ids)?;
+        let mut new = Vec::new();
+        for id in ids {
+            if keys.contains_key(&id) {
+                continue;
+            }
+            let first = events
+                .iter()
+                .filter(|e| e.originator_id == id)
+                .map(|e| e.originator_version)
+                .min();
+            if first.is_some_and(|version| version > 1) {
+                return Err(no_key(id));
+            }
+            let (cipher, row) = self.new_key(id)?;
+            keys.insert(id, DataKey::Key(cipher));
+            new.push(row);
+        }
+        for event in events.iter_mut() {
+            match keys.get(&event.originator_id) {
+                Some(DataKey::Key(cipher)) => event.state = cipher.encrypt(&event.state)?,
+                Some(DataKey::Forgotten) => {
+                    return Err(PersistenceError::Forgotten {
+                        originator_id: event.originator_id,
+                    })
+                }
+                None => return Err(no_key(event.originator_id)),
+            }
+        }
+        Ok(new)
+    }
+
+    /// Encrypts each snapshot's state under its aggregate's key (which must exist).
+    fn seal_existing(&self, events: &mut [StoredEvent]) -> Result<(), PersistenceError> {
+        let keys = self.keys(&originators(events.iter()))?;
+        for event in events.iter_mut() {
+            event.state = self
+                .cipher(&keys, event.originator_id)?
+                .encrypt(&event.state)?;
+        }
+        Ok(())
+    }
+
+    fn cipher<'k>(
+        &self,
+        keys: &'k HashMap<Uuid, DataKey>,
+        originator_id: Uuid,
+    ) -> Result<&'k AesCipher, PersistenceError> {
+        match keys.get(&originator_id) {
+            Some(DataKey::Key(cipher)) => Ok(cipher),
+            Some(DataKey::Forgotten) => Err(PersistenceError::Forgotten { originator_id }),
+            None => Err(no_key(originator_id)),
+        }
+    }
+
+    /// Decrypts the events of one aggregate: forgotten is an error.
+    fn open_events(
+        &self,
+        originator_id: Uuid,
+        mut events: Vec<StoredEvent>,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let keys = self.keys(&[originator_id])?;
+        let cipher = self.cipher(&keys, originator_id)?;
+        for event in &mut events {
+            event.state = cipher.decrypt(&event.state)?;
+        }
+        Ok(events)
+    }
+
+    /// Decrypts notifications: those of forgotten aggregates keep an empty state.
+    fn open_notifications(
+        &self,
+        mut notifications: Vec<Notification>,
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        if notifications.is_empty() {
+            return Ok(notifications);
+        }
+        let keys = self.keys(&originators(notifications.iter().map(|n| &n.stored)))?;
+        for notification in &mut notifications {
+            let stored = &mut notification.stored;
+            match self.cipher(&keys, stored.originator_id) {
+                Ok(cipher) => stored.state = cipher.decrypt(&stored.state)?,
+                Err(PersistenceError::Forgotten { .. }) => stored.state = Vec::new(),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(notifications)
+    }
+}
+
+/// An application recorder whose events are encrypted under per-aggregate keys (see the
+/// [module](self)): what the application's own recorder is when per-aggregate keys are on.
+///
+/// It hands the recorder it wraps encrypted state, and gives its readers decrypted state (as
+/// the mapper would have produced it without a cipher: serialised, then compressed if a
+/// compressor is set). Saves that make no new key go through the wrapped recorder (with its
+/// group commit); a save with the first event of an aggregate is written, with the new key,
+/// by [`DataKeyRecorder::insert_events_with_keys`].
+#[derive(Clone)]
+pub struct KeyedRecorder {
+    inner: Arc<dyn ProcessRecorder>,
+    keyring: Arc<Keyring>,
+}
+
+impl fmt::Debug for KeyedRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedRecorder").finish_non_exhaustive()
+    }
+}
+
+impl KeyedRecorder {
+    /// `inner`'s events, under the keys of `keyring` (whose recorder must keep its keys in
+    /// the same database as `inner`'s events).
+    pub fn new(inner: Arc<dyn ProcessRecorder>, keyring: Arc<Keyring>) -> Self {
+        KeyedRecorder { inner, keyring }
+    }
+
+    /// The keyring.
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
+    }
+
+    fn insert(
+        &self,
+        mut events: Vec<StoredEvent>,
+        tracking: &[Tracking],
+    ) -> Result<(), PersistenceError> {
+        let keys = self.keyring.seal(&mut events)?;
+        if !keys.is_empty() {
+            return self
+                .keyring
+                .recorder
+                .insert_events_with_keys(&events, tracking, &keys);
+        }
+        if tracking.is_empty() {
+            self.inner.insert_owned(events)
+        } else {
+            self.inner.insert_events_with_tracking(&events, tracking)
+        }
+    }
+}
+
+impl AggregateRecorder for KeyedRecorder {
+    fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+        self.insert(events.to_vec(), &[])
+    }
+
+    fn insert_owned(&self, events: Vec<StoredEvent>) -> Result<(), PersistenceError> {
+        self.insert(events, &[])
+    }
+
+    fn select_events(
+        &self,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        let events = self.inner.select_events(originator_id, query)?;
+        self.keyring.open_events(originator_id, events)
+    }
+}
+
+impl ApplicationRecorder for KeyedRecorder {
+    fn select_notifications(
+        &self,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        let notifications = self.inner.select_notifications(start, limit)?;
+        self.keyring.open_notifications(notifications)
+    }
+
+    fn select_notifications_of(
+        &self,
+        start: u64,
+        limit: usize,
+        topics: &[String],
+    ) -> Result<Vec<Notification>, PersistenceError> {
+        let notifications = self.inner.select_notifications_of(start, limit, topics)?;
+        self.keyring.open_notifications(notifications)
+    }
+
+    fn max_notification_id(&self) -> Result<u64, PersistenceError> {
+        self.inner.max_notification_id()
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        self.inner.commit_signal()
+    }
+}
+
+impl ProcessRecorder for KeyedRecorder {
+    fn insert_events_with_tracking(
+        &self,
+        events: &[StoredEvent],
+        tracking: &[Tracking],
+    ) -> Result<(), PersistenceError> {
+        self.insert(events.to_vec(), tracking)
+    }
+
+    fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
+        self.inner.max_tracking_id(application_name)
+    }
+}
+
+/// A snapshot recorder whose snapshots are encrypted under their aggregates' keys (see the
+/// [module](self)). A snapshot of a forgotten aggregate is neither stored nor read (the error
+/// [`PersistenceError::Forgotten`]); forgetting removes the stored ones.
+#[derive(Clone)]
+pub struct KeyedSnapshotRecorder {
+    inner: Arc<dyn AggregateRecorder>,
+    keyring: Arc<Keyring>,
+}
+
+impl fmt::Debug for KeyedSnapshotRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedSnapshotRecorder")
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyedSnapshotRecorder {
+    /// `inner`'s snapshots, under the keys of `keyring`.
+    pub fn new(inner: Arc<dyn AggregateRecorder>, keyring: Arc<Keyring>) -> Self {
+        KeyedSnapshotRecorder { inner, keyring }
+    }
+}
+
+impl AggregateRecorder for KeyedSnapshotRecorder {
+    fn insert_events(&self, events: &[StoredEvent]) -> Result<(), PersistenceError> {
+        self.insert_owned(events.to_vec())
+    }
+
+    fn insert_owned(&self, mut events: Vec<StoredEvent>) -> Result<(), PersistenceError> {
+        self.keyring.seal_existing(&mut events)?;
+        self.inner.insert_owned(events)
+    }
+
+    fn select_events(
+        &self,
+        originator_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        let snapshots = self.inner.select_events(originator_id, query)?;
+        self.keyring.open_events(originator_id, snapshots)
+    }
+}
