@@ -108,6 +108,7 @@ const WORKLOADS: &[(&str, Workload)] = &[
     ("mem_write", mem_write),
     ("sqlite_write", sqlite_write),
     ("sqlite_write_encrypted", sqlite_write_encrypted),
+    ("sqlite_write_keyed", sqlite_write_keyed),
     ("sqlite_replay", sqlite_replay),
     ("sqlite_notifications", sqlite_notifications),
     ("system", system),
@@ -310,6 +311,23 @@ fn sqlite_write_encrypted(args: &Args, tmp: &Path) -> Result<Output, BoxError> {
     let key = AesCipher::create_key(32)?;
     let mut out = sqlite_write_with(args, tmp, |b| b.cipher_key(key).zlib_compression())?;
     out.insert("cipher".into(), json!("AesCipher (AES-256-GCM)"));
+    out.insert("compressor".into(), json!("ZlibCompressor"));
+    Ok(out)
+}
+
+/// `sqlite_write_encrypted` with per-aggregate keys: each save makes a new aggregate, so each
+/// makes (and stores, in its transaction) a data key, and first reads the key table.
+fn sqlite_write_keyed(args: &Args, tmp: &Path) -> Result<Output, BoxError> {
+    let key = AesCipher::create_key(32)?;
+    let mut out = sqlite_write_with(args, tmp, |b| {
+        b.cipher_key(key)
+            .zlib_compression()
+            .per_aggregate_keys(true)
+    })?;
+    out.insert(
+        "cipher".into(),
+        json!("per-aggregate AES-256-GCM data keys under AesCipher"),
+    );
     out.insert("compressor".into(), json!("ZlibCompressor"));
     Ok(out)
 }

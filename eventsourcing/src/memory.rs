@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::persistence::{
     AggregateRecorder, ApplicationRecorder, CommitSignal, DataKeyRecorder, Environment, ErrorKind,
     EventQuery, FactoryError, Forgetting, InfrastructureFactory, Notification, PersistenceError,
-    ProcessRecorder, Recorders, StoredDataKey, StoredEvent, Tracking,
+    ProcessRecorder, Recorders, Rewrap, StoredDataKey, StoredEvent, Tracking,
 };
 
 /// The in-memory backend's factory (`PERSISTENCE_MODULE=eventsourcing.memory`, the default):
@@ -485,10 +485,7 @@ impl DataKeyRecorder for InMemoryDataKeys {
         Ok(forgetting)
     }
 
-    fn rewrap_data_keys(
-        &self,
-        rewrap: &(dyn Fn(&[u8]) -> Result<Vec<u8>, PersistenceError> + Sync),
-    ) -> Result<u64, PersistenceError> {
+    fn rewrap_data_keys(&self, rewrap: Rewrap<'_>) -> Result<u64, PersistenceError> {
         let mut tables = self.events.tables()?;
         // All or none: the new keys are made before any is replaced.
         let mut rewrapped = Vec::new();

@@ -460,3 +460,67 @@ fn postgres_crash_leaves_no_orphan_key_or_keyless_event() {
     };
     crash_leaves_no_orphan_key_or_keyless_event(schema.env());
 }
+
+/// The async face, on SQLite and PostgreSQL: the same forgetting, through an
+/// `AsyncApplication` (its keyed recorders run on tokio's blocking pool).
+async fn async_face_forgets(builder: eventsourcing::application::ApplicationBuilder) {
+    let key = key();
+    let app = builder
+        .cipher_key(&key)
+        .per_aggregate_keys(true)
+        .snapshotting_interval::<Customer>(2)
+        .build_async()
+        .await
+        .unwrap();
+    let mut alice = Customer::register("Alice".into(), "alice@example.com".into());
+    alice.change_email("alice@example.org".into());
+    let mut bob = Customer::register("Bob".into(), "bob@example.com".into());
+    app.save((&mut alice, &mut bob)).await.unwrap();
+    assert_eq!(
+        app.repository().get::<Customer>(alice.id()).await.unwrap(),
+        alice
+    );
+    assert_eq!(app.forget(alice.id()).await.unwrap(), Forgetting::Forgotten);
+    assert!(app
+        .repository()
+        .get::<Customer>(alice.id())
+        .await
+        .unwrap_err()
+        .is_forgotten());
+    assert_eq!(
+        app.repository().get::<Customer>(bob.id()).await.unwrap(),
+        bob
+    );
+    let log = app.log().select(1, 10).await.unwrap();
+    assert_eq!(log.iter().filter(|n| n.is_forgotten()).count(), 2);
+    assert_eq!(app.rotate_cipher_key(&self::key()).await.unwrap(), 1);
+    assert_eq!(
+        app.repository().get::<Customer>(bob.id()).await.unwrap(),
+        bob
+    );
+}
+
+fn run_async(backend: Option<eventsourcing_tests::Backend>) {
+    // Made outside the runtime: the test schema is created with a blocking client.
+    let Some(backend) = backend else {
+        return;
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async_face_forgets(backend.builder("Customers")));
+}
+
+#[test]
+fn async_face_sqlite() {
+    run_async(Some(eventsourcing_tests::Backend::sqlite_file(
+        "forgetting_async",
+    )));
+}
+
+#[test]
+fn async_face_postgres() {
+    run_async(eventsourcing_tests::Backend::postgres("forgetting_async"));
+}

@@ -19,8 +19,9 @@ use super::subscription::AsyncApplicationSubscription;
 use super::upstream::UpstreamEvent;
 use crate::domain::{Aggregate, Snapshot};
 use crate::persistence::{
-    AsyncAggregateRecorder, AsyncApplicationRecorder, AsyncProcessRecorder, AsyncSubscription,
-    Environment, JsonTranscoder, Mapper, Notification, Transcoder,
+    AesCipher, AsyncAggregateRecorder, AsyncApplicationRecorder, AsyncProcessRecorder,
+    AsyncSubscription, Environment, Forgetting, JsonTranscoder, Keyring, Mapper, Notification,
+    PersistenceError, Transcoder,
 };
 
 /// An event-sourced application, awaited: it saves aggregates' new events atomically, gets
@@ -95,6 +96,8 @@ pub struct AsyncApplication<T: Transcoder = JsonTranscoder> {
     repository: AsyncRepository<T>,
     log: AsyncNotificationLog,
     snapshotting_intervals: HashMap<&'static str, u64>,
+    /// The data keys, when per-aggregate keys are on.
+    keyring: Option<Arc<Keyring>>,
 }
 
 impl<T: Transcoder> std::fmt::Debug for AsyncApplication<T> {
@@ -118,6 +121,7 @@ impl<T: Transcoder> AsyncApplication<T> {
         snapshots: Option<Arc<dyn AsyncAggregateRecorder>>,
         section_size: usize,
         snapshotting_intervals: HashMap<&'static str, u64>,
+        keyring: Option<Arc<Keyring>>,
     ) -> Self {
         let repository = AsyncRepository::new(
             Arc::clone(&mapper),
@@ -137,7 +141,40 @@ impl<T: Transcoder> AsyncApplication<T> {
             repository,
             log,
             snapshotting_intervals,
+            keyring,
         }
+    }
+
+    /// Forgets the aggregate `id`, as [`Application::forget`](super::Application::forget) does
+    /// (on tokio's blocking pool).
+    pub async fn forget(&self, id: Uuid) -> Result<Forgetting, ApplicationError> {
+        let keyring = Arc::clone(
+            self.keyring
+                .as_ref()
+                .ok_or(ApplicationError::PerAggregateKeysDisabled)?,
+        );
+        match on_blocking_pool(move || keyring.forget(id)).await? {
+            Forgetting::Unknown => Err(ApplicationError::AggregateNotFound { id, version: None }),
+            forgetting => Ok(forgetting),
+        }
+    }
+
+    /// Re-encrypts every data key under the application key `new_key`, as
+    /// [`Application::rotate_cipher_key`](super::Application::rotate_cipher_key) does (on
+    /// tokio's blocking pool).
+    pub async fn rotate_cipher_key(&self, new_key: &str) -> Result<u64, ApplicationError> {
+        let keyring = Arc::clone(
+            self.keyring
+                .as_ref()
+                .ok_or(ApplicationError::PerAggregateKeysDisabled)?,
+        );
+        let cipher = AesCipher::new(new_key).map_err(PersistenceError::from)?;
+        Ok(on_blocking_pool(move || keyring.rotate(Arc::new(cipher))).await?)
+    }
+
+    /// The data keys, when per-aggregate keys are on.
+    pub fn keyring(&self) -> Option<&Arc<Keyring>> {
+        self.keyring.as_ref()
     }
 
     /// The application's name.
@@ -441,4 +478,16 @@ impl AsyncNotificationLog {
             .select_notifications_of(start, limit, topics)
             .await?)
     }
+}
+
+/// Runs blocking `work` on tokio's blocking pool.
+async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PersistenceError> + Send + 'static,
+) -> Result<T, PersistenceError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        PersistenceError::database(
+            crate::persistence::ErrorKind::Internal,
+            format!("a blocking call failed: {e}"),
+        )
+    })?
 }

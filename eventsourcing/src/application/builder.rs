@@ -389,16 +389,11 @@ impl<T: Transcoder> ApplicationBuilder<T> {
     pub async fn build_async(self) -> Result<super::AsyncApplication<T>, ApplicationError> {
         use crate::persistence::{AsyncRecorders, DEFAULT_BLOCKING_CALLS};
 
+        if self.env.get_bool(PER_AGGREGATE_KEYS, false)? {
+            return self.build_async_keyed().await;
+        }
         let env = self.env;
         let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
-        if env.get_bool(PER_AGGREGATE_KEYS, false)? {
-            return Err(ConfigError::new(
-                env.name_of(PER_AGGREGATE_KEYS),
-                "per-aggregate keys are not yet available on the async face: build a blocking \
-                 Application with build()",
-            )
-            .into());
-        }
         let mapper = Arc::new(env.mapper(self.transcoder)?);
         let (recorders, missing_snapshots) = match self.infrastructure {
             Infrastructure::Recorders(recorders) => (
@@ -446,8 +441,86 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             recorders.snapshots.filter(|_| snapshotting),
             self.section_size,
             self.snapshotting_intervals,
+            None,
         ))
     }
+
+    /// `build_async` with per-aggregate keys: the blocking recorders (built on tokio's
+    /// blocking pool), wrapped as `build` wraps them, with their calls run on the blocking
+    /// pool. The key table is read and written in the same transactions as the events, which
+    /// only the blocking recorders do so far.
+    #[cfg(feature = "tokio")]
+    async fn build_async_keyed(self) -> Result<super::AsyncApplication<T>, ApplicationError> {
+        use crate::persistence::{AsyncRecorders, DEFAULT_BLOCKING_CALLS};
+
+        let env = self.env;
+        let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
+        let mut mapper = env.mapper(self.transcoder)?;
+        mapper = mapper.with_shared_cipher(None);
+        let recorders =
+            match self.infrastructure {
+                Infrastructure::Recorders(recorders) => recorders,
+                Infrastructure::AsyncRecorders(_) => return Err(ConfigError::new(
+                    env.name_of(PER_AGGREGATE_KEYS),
+                    "per-aggregate keys need blocking recorders with a data-key recorder (or a \
+                     backend): async recorders given to the builder can't keep data keys",
+                )
+                .into()),
+                Infrastructure::Factory(factory) => {
+                    build_on_blocking_pool(factory, &env, snapshotting).await?
+                }
+                Infrastructure::Configured => {
+                    let factory = crate::registry::select(&env)?;
+                    build_on_blocking_pool(factory, &env, snapshotting).await?
+                }
+            };
+        if snapshotting && recorders.snapshots.is_none() {
+            return Err(ConfigError::new(
+                env.name_of(IS_SNAPSHOTTING_ENABLED),
+                "snapshotting is enabled, but no recorder for snapshots was made: give one, or \
+                 disable snapshotting",
+            )
+            .into());
+        }
+        let (recorders, keyring) = keyed_recorders(&env, recorders, true)?;
+        let recorders = AsyncRecorders::on_blocking_pool(recorders, DEFAULT_BLOCKING_CALLS);
+        tracing::debug!(
+            application = env.name(),
+            transcoder = type_name::<T>(),
+            snapshotting,
+            per_aggregate_keys = true,
+            compressed = mapper.is_compressed(),
+            "async application built"
+        );
+        Ok(super::AsyncApplication::new(
+            env,
+            Arc::new(mapper),
+            recorders.events,
+            recorders.snapshots.filter(|_| snapshotting),
+            self.section_size,
+            self.snapshotting_intervals,
+            keyring,
+        ))
+    }
+}
+
+/// `build_recorders` with per-aggregate keys, on tokio's blocking pool (a backend's blocking
+/// recorders may block while they open their database).
+#[cfg(feature = "tokio")]
+async fn build_on_blocking_pool(
+    factory: Arc<dyn InfrastructureFactory>,
+    env: &Environment,
+    snapshotting: bool,
+) -> Result<Recorders, ApplicationError> {
+    let env = env.clone();
+    tokio::task::spawn_blocking(move || build_recorders(&*factory, &env, snapshotting, true))
+        .await
+        .map_err(|e| {
+            ApplicationError::from(crate::persistence::PersistenceError::database(
+                crate::persistence::ErrorKind::Internal,
+                format!("building the recorders failed: {e}"),
+            ))
+        })?
 }
 
 /// The recorders `factory` builds, with a data-key recorder when per-aggregate keys are on.

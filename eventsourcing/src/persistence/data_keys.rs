@@ -44,6 +44,9 @@ pub enum Forgetting {
     Unknown,
 }
 
+/// How [`DataKeyRecorder::rewrap_data_keys`] re-encrypts one stored (wrapped) key.
+pub type Rewrap<'a> = &'a (dyn Fn(&[u8]) -> Result<Vec<u8>, PersistenceError> + Sync);
+
 /// A recorder that keeps a table of data keys beside an application's events, for
 /// per-aggregate encryption (see [`KeyedRecorder`](super::KeyedRecorder)).
 ///
@@ -84,8 +87,5 @@ pub trait DataKeyRecorder: Send + Sync {
     /// Replaces every stored key `k` (of aggregates not forgotten) by `rewrap(k)`, in one
     /// transaction: all of them or, if `rewrap` fails for one, none. Returns how many were
     /// replaced.
-    fn rewrap_data_keys(
-        &self,
-        rewrap: &(dyn Fn(&[u8]) -> Result<Vec<u8>, PersistenceError> + Sync),
-    ) -> Result<u64, PersistenceError>;
+    fn rewrap_data_keys(&self, rewrap: Rewrap<'_>) -> Result<u64, PersistenceError>;
 }

@@ -45,7 +45,7 @@ pub use bridge::Bridge;
 pub use cipher::{AesCipher, Cipher};
 pub use commit_signal::{CommitSignal, SubscriberGuard};
 pub use compressor::{Compressor, ZlibCompressor, DEFAULT_MAX_DECOMPRESSED_LEN};
-pub use data_keys::{DataKeyRecorder, Forgetting, StoredDataKey};
+pub use data_keys::{DataKeyRecorder, Forgetting, Rewrap, StoredDataKey};
 pub use environment::{
     strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
     PER_AGGREGATE_KEYS,

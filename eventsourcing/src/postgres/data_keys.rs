@@ -9,7 +9,7 @@ use super::error::postgres_error;
 use super::recorder::PostgresApplicationRecorder;
 use super::tables::{check_identifier, NewKeys};
 use crate::persistence::{
-    DataKeyRecorder, Forgetting, PersistenceError, StoredDataKey, StoredEvent, Tracking,
+    DataKeyRecorder, Forgetting, PersistenceError, Rewrap, StoredDataKey, StoredEvent, Tracking,
 };
 
 /// The data keys of a PostgreSQL application recorder's aggregates (per-aggregate keys): the
@@ -95,14 +95,14 @@ async fn in_transaction<T>(
     connection
         .begin("BEGIN")
         .await
-        .map_err(|e| postgres_error(e, context.to_string()))?;
+        .map_err(|e| postgres_error(e, context))?;
     match work(&connection).await {
         Ok(value) => {
             connection
                 .client()
                 .batch_execute("COMMIT")
                 .await
-                .map_err(|e| postgres_error(e, context.to_string()))?;
+                .map_err(|e| postgres_error(e, context))?;
             connection.committed();
             Ok(value)
         }
@@ -199,10 +199,7 @@ impl DataKeyRecorder for PostgresDataKeys {
         })
     }
 
-    fn rewrap_data_keys(
-        &self,
-        rewrap: &(dyn Fn(&[u8]) -> Result<Vec<u8>, PersistenceError> + Sync),
-    ) -> Result<u64, PersistenceError> {
+    fn rewrap_data_keys(&self, rewrap: Rewrap<'_>) -> Result<u64, PersistenceError> {
         // One transaction holds the keys' row locks from the select to the commit; the keys
         // are re-encrypted here, between its two round trips (`rewrap` is not `'static`, so it
         // can't be moved into the datastore's runtime).

@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::error::sqlite_error;
 use super::recorder::{check_table_name, SqliteApplicationRecorder};
 use crate::persistence::{
-    DataKeyRecorder, ErrorKind, Forgetting, PersistenceError, StoredDataKey, StoredEvent, Tracking,
+    DataKeyRecorder, ErrorKind, Forgetting, PersistenceError, Rewrap, StoredDataKey, StoredEvent,
+    Tracking,
 };
 
 /// How many ids one select of keys asks for (SQLite bounds a statement's parameters).
@@ -199,10 +200,7 @@ impl DataKeyRecorder for SqliteDataKeys {
         })
     }
 
-    fn rewrap_data_keys(
-        &self,
-        rewrap: &(dyn Fn(&[u8]) -> Result<Vec<u8>, PersistenceError> + Sync),
-    ) -> Result<u64, PersistenceError> {
+    fn rewrap_data_keys(&self, rewrap: Rewrap<'_>) -> Result<u64, PersistenceError> {
         self.events.datastore().write(|tx| {
             let context = "can't re-encrypt the data keys";
             let keys = {

@@ -92,7 +92,9 @@ impl Wiring {
             .collect()
     }
 
-    /// How far each follower is behind each of its leaders, in the order of the pipes.
+    /// How far each follower is behind each of its leaders, in the order of the pipes (the
+    /// tokio runner's; the blocking runners read positions follower by follower).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(super) fn positions(&self) -> Result<Vec<Position>, SystemError> {
         let heads = self.heads()?;
         let mut positions = Vec::new();

@@ -17,7 +17,9 @@ pub(crate) trait LeaderNode: Send + Sync {
     fn max_notification_id(&self) -> Result<u64, PersistenceError>;
     fn add_listener(&self, listener: Listener) -> u64;
     fn remove_listener(&self, id: u64);
-    /// The signal the leader's recorder notifies after each commit, if it has one.
+    /// The signal the leader's recorder notifies after each commit, if it has one (what the
+    /// tokio runner waits on).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fn commit_signal(&self) -> Option<CommitSignal>;
 }
 

@@ -62,6 +62,7 @@ mod aggregate;
 #[cfg(feature = "tokio")]
 mod async_face;
 mod concurrency;
+mod data_keys;
 mod fixtures;
 mod insert;
 mod notifications;
@@ -75,6 +76,7 @@ pub use concurrency::{
     check_concurrent_inserts, check_racing_trackers, check_racing_writers,
     check_racing_writers_notifications, check_tailing_reader,
 };
+pub use data_keys::check_data_keys;
 pub use fixtures::{stored_event, EVENTS_PER_THREAD, THREADS, TOPIC};
 pub use insert::{check_insert_and_select, check_insert_conflicts};
 pub use notifications::{check_failed_insert_consumes_no_notification, check_notifications};
