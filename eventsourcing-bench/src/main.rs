@@ -109,6 +109,7 @@ const WORKLOADS: &[(&str, Workload)] = &[
     ("sqlite_write", sqlite_write),
     ("sqlite_write_encrypted", sqlite_write_encrypted),
     ("sqlite_write_keyed", sqlite_write_keyed),
+    ("sqlite_write_chained", sqlite_write_chained),
     ("sqlite_replay", sqlite_replay),
     ("sqlite_notifications", sqlite_notifications),
     ("system", system),
@@ -312,6 +313,14 @@ fn sqlite_write_encrypted(args: &Args, tmp: &Path) -> Result<Output, BoxError> {
     let mut out = sqlite_write_with(args, tmp, |b| b.cipher_key(key).zlib_compression())?;
     out.insert("cipher".into(), json!("AesCipher (AES-256-GCM)"));
     out.insert("compressor".into(), json!("ZlibCompressor"));
+    Ok(out)
+}
+
+/// `sqlite_write` with hash-chained events (each save a new aggregate's first events, chained
+/// in the mapper: no stored head to read).
+fn sqlite_write_chained(args: &Args, tmp: &Path) -> Result<Output, BoxError> {
+    let mut out = sqlite_write_with(args, tmp, |b| b.hash_chain(true))?;
+    out.insert("hash_chain".into(), json!("SHA-256 per aggregate"));
     Ok(out)
 }
 

@@ -335,6 +335,59 @@ impl<T: Transcoder> Application<T> {
         Ok(keyring.rotate(Arc::new(cipher))?)
     }
 
+    /// The faults of the hash chain of the aggregate `id` (feature `hash-chain`; see
+    /// [`hash_chain`](crate::persistence::hash_chain)): none if each of its stored events is
+    /// chained, unaltered, and chained to the event before it. An aggregate with no events is
+    /// [`ApplicationError::AggregateNotFound`].
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    ///
+    /// #[aggregate]
+    /// pub struct Dog { tricks: Vec<String> }
+    ///
+    /// #[aggregate]
+    /// impl Dog {
+    ///     #[created("Registered")]
+    ///     pub fn register() -> Self { Dog { tricks: Vec::new() } }
+    ///     #[event("TrickAdded")]
+    ///     pub fn add_trick(&mut self, trick: String) { self.tricks.push(trick) }
+    /// }
+    ///
+    /// let app = Application::builder("DogSchool").hash_chain(true).build()?;
+    /// let mut dog = Dog::register();
+    /// app.save(&mut dog)?;
+    /// let mut dog: Dog = app.repository().get(dog.id())?;
+    /// dog.add_trick("sit".into());
+    /// app.save(&mut dog)?;
+    /// assert!(app.verify_hash_chain(dog.id())?.is_empty());
+    /// # Ok::<(), ApplicationError>(())
+    /// ```
+    #[cfg(feature = "hash-chain")]
+    pub fn verify_hash_chain(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<crate::persistence::hash_chain::ChainFault>, ApplicationError> {
+        use crate::persistence::hash_chain::{check_chain, link};
+        let stored = self
+            .recorder
+            .select_events(id, &crate::persistence::EventQuery::new())?;
+        if stored.is_empty() {
+            return Err(ApplicationError::AggregateNotFound { id, version: None });
+        }
+        let links = stored
+            .iter()
+            .map(|event| {
+                let plain = self.mapper.plain_state(&event.state)?;
+                Ok((
+                    event.originator_version,
+                    link(id, event.originator_version, &event.topic, &plain),
+                ))
+            })
+            .collect::<Result<Vec<_>, ApplicationError>>()?;
+        Ok(check_chain(&links))
+    }
+
     /// The data keys, when per-aggregate keys are on.
     pub fn keyring(&self) -> Option<&Arc<Keyring>> {
         self.keyring.as_ref()

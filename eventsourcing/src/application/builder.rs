@@ -8,8 +8,9 @@ use std::sync::{Arc, RwLock};
 
 use super::app::Application;
 use super::config::{
-    ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, IS_SNAPSHOTTING_ENABLED,
-    PERSISTENCE_MODULE, PER_AGGREGATE_KEYS, SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT,
+    ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, HASH_CHAIN,
+    IS_SNAPSHOTTING_ENABLED, PERSISTENCE_MODULE, PER_AGGREGATE_KEYS, SQLITE_DBNAME,
+    SQLITE_LOCK_TIMEOUT,
 };
 use super::error::ApplicationError;
 use super::notification_log::{LocalNotificationLog, DEFAULT_SECTION_SIZE};
@@ -193,6 +194,13 @@ impl<T: Transcoder> ApplicationBuilder<T> {
         self.env(PER_AGGREGATE_KEYS, if enabled { "y" } else { "n" })
     }
 
+    /// Hash-chains each aggregate's events (`HASH_CHAIN`; feature `hash-chain`), for a
+    /// tamper-evident history: see [`hash_chain`](crate::persistence::hash_chain) for what it
+    /// detects, and [`Application::verify_hash_chain`](super::Application::verify_hash_chain).
+    pub fn hash_chain(self, enabled: bool) -> Self {
+        self.env(HASH_CHAIN, if enabled { "y" } else { "n" })
+    }
+
     /// Compresses stored state with zlib (`COMPRESSOR_TOPIC`).
     pub fn zlib_compression(self) -> Self {
         self.env(COMPRESSOR_TOPIC, "eventsourcing.compressor:ZlibCompressor")
@@ -285,12 +293,12 @@ impl<T: Transcoder> ApplicationBuilder<T> {
         let env = self.env;
         let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
         let keyed = env.get_bool(PER_AGGREGATE_KEYS, false)?;
+        let chained = env.get_bool(HASH_CHAIN, false)?;
         let mut mapper = env.mapper(self.transcoder)?;
         if keyed {
             // The application's key encrypts data keys; the data keys encrypt the state.
             mapper = mapper.with_shared_cipher(None);
         }
-        let mapper = Arc::new(mapper);
         let (recorders, missing_snapshots) = match self.infrastructure {
             Infrastructure::Recorders(recorders) => (
                 recorders,
@@ -331,6 +339,7 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             .into());
         }
         let snapshot_recorder = snapshot_recorder.filter(|_| snapshotting);
+        let mapper = Arc::new(chain(&env, mapper, chained, &recorder)?);
         let events = EventStore::new(Arc::clone(&mapper), recorder.clone());
         let snapshots = snapshot_recorder
             .clone()
@@ -343,6 +352,7 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             snapshotting,
             encrypted = mapper.is_encrypted() || keyring.is_some(),
             per_aggregate_keys = keyring.is_some(),
+            hash_chain = chained,
             compressed = mapper.is_compressed(),
             "application built"
         );
@@ -389,6 +399,14 @@ impl<T: Transcoder> ApplicationBuilder<T> {
     pub async fn build_async(self) -> Result<super::AsyncApplication<T>, ApplicationError> {
         use crate::persistence::{AsyncRecorders, DEFAULT_BLOCKING_CALLS};
 
+        if self.env.get_bool(HASH_CHAIN, false)? {
+            return Err(ConfigError::new(
+                self.env.name_of(HASH_CHAIN),
+                "hash-chained events are not yet available on the async face: build a \
+                 blocking Application with build()",
+            )
+            .into());
+        }
         if self.env.get_bool(PER_AGGREGATE_KEYS, false)? {
             return self.build_async_keyed().await;
         }
@@ -570,4 +588,30 @@ fn keyed_recorders(
             as Arc<dyn AggregateRecorder>
     });
     Ok((Recorders::new(events, snapshots), Some(keyring)))
+}
+
+/// The mapper, hash-chaining new events to those `recorder` stores when `chained`.
+fn chain<T: Transcoder>(
+    env: &Environment,
+    mapper: crate::persistence::Mapper<T>,
+    chained: bool,
+    recorder: &Arc<dyn ProcessRecorder>,
+) -> Result<crate::persistence::Mapper<T>, ApplicationError> {
+    if !chained {
+        return Ok(mapper);
+    }
+    #[cfg(feature = "hash-chain")]
+    {
+        let _ = env;
+        Ok(mapper.with_hash_chain(Arc::clone(recorder) as Arc<dyn AggregateRecorder>))
+    }
+    #[cfg(not(feature = "hash-chain"))]
+    {
+        let _ = recorder;
+        Err(ConfigError::new(
+            env.name_of(HASH_CHAIN),
+            "hash-chained events need the library's feature hash-chain",
+        )
+        .into())
+    }
 }

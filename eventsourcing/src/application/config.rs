@@ -6,7 +6,7 @@
 //! here with the names of the variables an application reads.
 
 pub use crate::persistence::{
-    strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
+    strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, HASH_CHAIN,
     PER_AGGREGATE_KEYS,
 };
 pub use crate::registry::{INFRASTRUCTURE_FACTORY, PERSISTENCE_MODULE};

@@ -21,6 +21,9 @@ pub const CIPHER_KEY: &str = "CIPHER_KEY";
 /// under `CIPHER_KEY` (a true or false value; default false). See
 /// [`Keyring`](super::Keyring).
 pub const PER_AGGREGATE_KEYS: &str = "PER_AGGREGATE_KEYS";
+/// Whether each aggregate's events are hash-chained, for a tamper-evident history (a true or
+/// false value; default false; feature `hash-chain`). See the module `hash_chain`.
+pub const HASH_CHAIN: &str = "HASH_CHAIN";
 /// The compressor: `eventsourcing.compressor:ZlibCompressor` (or `zlib`).
 pub const COMPRESSOR_TOPIC: &str = "COMPRESSOR_TOPIC";
 

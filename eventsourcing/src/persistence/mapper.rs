@@ -8,6 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+#[cfg(feature = "hash-chain")]
+use uuid::Uuid;
 
 use super::cipher::Cipher;
 use super::compressor::Compressor;
@@ -68,6 +70,9 @@ pub struct Mapper<T: Transcoder = JsonTranscoder> {
     transcoder: T,
     compressor: Option<Arc<dyn Compressor>>,
     cipher: Option<Arc<dyn Cipher>>,
+    /// Where the hash chain reads the heads of aggregates' chains: the application's recorder.
+    #[cfg(feature = "hash-chain")]
+    chain: Option<Arc<dyn super::AggregateRecorder>>,
 }
 
 impl Default for Mapper<JsonTranscoder> {
@@ -102,6 +107,8 @@ impl<T: Transcoder> Mapper<T> {
             transcoder,
             compressor: None,
             cipher: None,
+            #[cfg(feature = "hash-chain")]
+            chain: None,
         }
     }
 
@@ -143,10 +150,28 @@ impl<T: Transcoder> Mapper<T> {
     }
 
     /// A domain event as a stored event.
+    ///
+    /// With a hash chain ([`with_hash_chain`](Mapper::with_hash_chain)), an event after an
+    /// aggregate's first is chained to the stored event before it, which is read from the
+    /// chain's recorder.
     pub fn from_domain_event<E: AggregateEvent>(
         &self,
         event: &DomainEvent<E>,
     ) -> Result<StoredEvent, PersistenceError> {
+        #[cfg(feature = "hash-chain")]
+        if let Some(chain) = &self.chain {
+            let previous = self.chain_head(chain, event.originator_id, event.originator_version)?;
+            return Ok(self.map_event(event, Some(&previous))?.0);
+        }
+        Ok(self.map_event(event, None)?.0)
+    }
+
+    /// A domain event as a stored event, chained to `previous` if given; and its hash.
+    fn map_event<E: AggregateEvent>(
+        &self,
+        event: &DomainEvent<E>,
+        previous: Option<&str>,
+    ) -> Result<(StoredEvent, String), PersistenceError> {
         let state = EventState {
             timestamp: &event.timestamp,
             payload: &event.payload,
@@ -159,23 +184,111 @@ impl<T: Transcoder> Mapper<T> {
                 what: format!("an event of topic {topic:?}"),
                 source: e.0,
             })?;
-        Ok(StoredEvent {
-            originator_id: event.originator_id,
-            originator_version: event.originator_version,
-            topic: Cow::Borrowed(topic),
-            state: self.seal(plain)?,
-        })
+        let (plain, hash) = match previous {
+            #[cfg(feature = "hash-chain")]
+            Some(previous) => super::hash_chain::chain(
+                event.originator_id,
+                event.originator_version,
+                topic,
+                previous,
+                plain,
+            )?,
+            _ => (plain, String::new()),
+        };
+        Ok((
+            StoredEvent {
+                originator_id: event.originator_id,
+                originator_version: event.originator_version,
+                topic: Cow::Borrowed(topic),
+                state: self.seal(plain)?,
+            },
+            hash,
+        ))
     }
 
-    /// Domain events as stored events, all of them or none (the first error).
+    /// Domain events as stored events, all of them or none (the first error). With a hash
+    /// chain, each event is chained to the one before it in `events`, or to the stored one.
     pub fn from_domain_events<E: AggregateEvent>(
         &self,
         events: &[DomainEvent<E>],
     ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        #[cfg(feature = "hash-chain")]
+        if let Some(chain) = &self.chain {
+            let mut heads: Vec<(Uuid, u64, String)> = Vec::new();
+            let mut stored = Vec::with_capacity(events.len());
+            for event in events {
+                let (id, version) = (event.originator_id, event.originator_version);
+                let previous = match heads
+                    .iter()
+                    .position(|(i, v, _)| *i == id && *v + 1 == version)
+                {
+                    Some(at) => heads.swap_remove(at).2,
+                    None => self.chain_head(chain, id, version)?,
+                };
+                let (event, hash) = self.map_event(event, Some(&previous))?;
+                heads.push((id, version, hash));
+                stored.push(event);
+            }
+            return Ok(stored);
+        }
         events
             .iter()
             .map(|event| self.from_domain_event(event))
             .collect()
+    }
+
+    /// Chains new events to the stored events read from `recorder` (an application's own):
+    /// stored state is hash-chained from then on (see
+    /// [`hash_chain`](super::hash_chain), feature `hash-chain`). The application builder
+    /// does this when [`HASH_CHAIN`](super::HASH_CHAIN) is on.
+    #[cfg(feature = "hash-chain")]
+    pub fn with_hash_chain(mut self, recorder: Arc<dyn super::AggregateRecorder>) -> Self {
+        self.chain = Some(recorder);
+        self
+    }
+
+    /// Whether new events are hash-chained.
+    pub fn is_hash_chained(&self) -> bool {
+        #[cfg(feature = "hash-chain")]
+        return self.chain.is_some();
+        #[cfg(not(feature = "hash-chain"))]
+        false
+    }
+
+    /// The hash the event `version` of `originator_id` is chained to: none for version 1,
+    /// else that of the stored event before it.
+    #[cfg(feature = "hash-chain")]
+    fn chain_head(
+        &self,
+        recorder: &Arc<dyn super::AggregateRecorder>,
+        originator_id: Uuid,
+        version: u64,
+    ) -> Result<String, PersistenceError> {
+        if version <= 1 {
+            return Ok(String::new());
+        }
+        let query = super::EventQuery::new().lte(version - 1).desc().limit(1);
+        let last = recorder.select_events(originator_id, &query)?;
+        match last.first() {
+            Some(last) if last.originator_version == version - 1 => {
+                let plain = self.open(&last.state)?;
+                super::hash_chain::head(originator_id, version - 1, &last.topic, &plain)
+            }
+            _ => Err(PersistenceError::database(
+                super::ErrorKind::Data,
+                format!(
+                    "can't chain version {version} of aggregate {originator_id}: version {} is \
+                     not stored",
+                    version - 1
+                ),
+            )),
+        }
+    }
+
+    /// The state of a stored event as it was serialised: decrypted and decompressed (for
+    /// tools that read stored events without their types).
+    pub fn plain_state<'a>(&self, stored: &'a [u8]) -> Result<Cow<'a, [u8]>, PersistenceError> {
+        self.open(stored)
     }
 
     /// A stored event (or notification) as a domain event of the aggregate whose events `E`

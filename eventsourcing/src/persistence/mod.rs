@@ -24,6 +24,8 @@ mod environment;
 mod error;
 mod event_store;
 mod factory;
+#[cfg(feature = "hash-chain")]
+pub mod hash_chain;
 mod keyed;
 mod lease;
 mod mapper;
@@ -47,7 +49,7 @@ pub use commit_signal::{CommitSignal, SubscriberGuard};
 pub use compressor::{Compressor, ZlibCompressor, DEFAULT_MAX_DECOMPRESSED_LEN};
 pub use data_keys::{DataKeyRecorder, Forgetting, Rewrap, StoredDataKey};
 pub use environment::{
-    strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
+    strtobool, ConfigError, Environment, CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, HASH_CHAIN,
     PER_AGGREGATE_KEYS,
 };
 pub use error::{CipherError, ErrorKind, PersistenceError};
