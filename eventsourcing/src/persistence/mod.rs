@@ -23,6 +23,7 @@ mod environment;
 mod error;
 mod event_store;
 mod factory;
+pub(crate) mod inspect;
 mod lease;
 mod mapper;
 mod position;
@@ -51,6 +52,7 @@ pub use event_store::EventStore;
 #[cfg(feature = "tokio")]
 pub use factory::AsyncRecorders;
 pub use factory::{FactoryError, InfrastructureFactory, Recorders};
+pub use inspect::{ApplicationContents, ApplicationTables, StoreInspector};
 pub use lease::{Lease, LeaseGuard, MemoryLease};
 pub use mapper::{Mapper, SNAPSHOT_TOPIC};
 pub use position::Position;

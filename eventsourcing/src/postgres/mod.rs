@@ -83,6 +83,7 @@ mod conflict;
 mod datastore;
 mod error;
 mod insert;
+mod inspect;
 mod lease;
 mod listener;
 mod recorder;
@@ -94,6 +95,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use datastore::PostgresDatastore;
+pub use inspect::PostgresInspector;
 pub use lease::PostgresLease;
 pub use recorder::{PostgresAggregateRecorder, PostgresApplicationRecorder};
 pub use settings::PostgresSettings;
