@@ -35,6 +35,8 @@ pub(crate) fn run(args: &StoreArgs) -> Result<ExitCode, Failure> {
     let mut reports = Vec::new();
     for app in store.applications()? {
         let in_app = |e| Failure::from(e).context(format!("application {:?}", app.name));
+        // Bad cipher or compressor settings are an error here too.
+        store.mapper(&app)?;
         let recorder = store.events(&app)?;
         let events = store.inspector.count_events(&app.tables).map_err(in_app)?;
         let snapshots = match app.tables.snapshots {

@@ -38,11 +38,13 @@ struct Printer {
     mapper: Mapper,
     json: bool,
     id_width: usize,
+    /// Whether the header line was printed (before the first row, once it decoded).
+    header: std::cell::Cell<bool>,
 }
 
 impl Printer {
     fn header(&self) -> Result<(), Failure> {
-        if self.json {
+        if self.json || self.header.replace(true) {
             return Ok(());
         }
         output::line(format!(
@@ -68,6 +70,7 @@ impl Printer {
         let Some(state) = decoded.json() else {
             return Ok(());
         };
+        self.header()?;
         if self.json {
             return output::json(&json!({
                 "notification_id": notification.id,
@@ -122,8 +125,8 @@ pub(crate) fn run(args: &StoreArgs, command: &TailArgs) -> Result<ExitCode, Fail
         mapper: store.mapper(&app)?,
         json: args.json,
         id_width: max.to_string().len().max(6),
+        header: std::cell::Cell::new(false),
     };
-    printer.header()?;
     // The id of the last notification printed (or before which to start).
     let mut position = match command.from {
         None => {
