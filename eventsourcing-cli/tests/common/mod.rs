@@ -1,7 +1,7 @@
 //! What the tests of the `eventsourcing` command share: running it, and stores made by the
 //! examples' applications.
 
-#![allow(dead_code, unreachable_pub)] // each test file uses some of it
+#![allow(dead_code, unused_imports, unreachable_pub)] // each test file uses some of it
 
 use std::path::Path;
 use std::process::{Command, Output};
