@@ -47,11 +47,18 @@ pub struct ApplicationContents {
 }
 
 /// Read access to every table of a store, and restoring one from a backup: what tools that
-/// inspect, verify, export and import stores use (see the [module](self)).
+/// inspect, verify, export and import stores use (the `eventsourcing` command-line inspector).
 ///
-/// Reading never creates or changes anything, so an inspector works with a read-only database
-/// user, and asking for an application that is not there answers `None` rather than creating
-/// its tables.
+/// The recorders are an application's view of its own tables, and create them on first use.
+/// A tool that looks into a store from outside needs more and must change less: which
+/// applications the store holds, every snapshot and every tracking position of an
+/// application, and, to restore a backup, writing events with the notification ids they had,
+/// in one transaction. Reading never creates or changes anything, so an inspector works with a
+/// read-only database user, and asking for an application that is not there answers `None`
+/// rather than creating its tables; only [`restore`](StoreInspector::restore) writes.
+///
+/// The SQLite backend's is `sqlite::SqliteInspector`, PostgreSQL's
+/// `postgres::PostgresInspector`.
 pub trait StoreInspector: Send + Sync {
     /// The applications whose events tables are in the store, by name.
     fn applications(&self) -> Result<Vec<ApplicationTables>, PersistenceError>;
