@@ -11,6 +11,7 @@ use eventsourcing::interface::{NotificationLogJsonClient, NotificationLogJsonSer
 use eventsourcing::prelude::*;
 
 #[aggregate]
+#[derive(Debug)]
 pub struct Note {
     text: String,
 }

@@ -285,12 +285,6 @@ impl<T: Transcoder> Mapper<T> {
         }
     }
 
-    /// The state of a stored event as it was serialised: decrypted and decompressed (for
-    /// tools that read stored events without their types).
-    pub fn plain_state<'a>(&self, stored: &'a [u8]) -> Result<Cow<'a, [u8]>, PersistenceError> {
-        self.open(stored)
-    }
-
     /// A stored event (or notification) as a domain event of the aggregate whose events `E`
     /// are. A topic that is not one of `E`'s is [`PersistenceError::UnknownTopic`]; damaged or
     /// undecryptable state is an error too, never a panic.
@@ -425,6 +419,36 @@ impl<T: Transcoder> Mapper<T> {
             )),
             None => Ok(decrypted),
         }
+    }
+}
+
+/// Stored state without its Rust types, for tools that show or check what a store holds.
+impl<T: Transcoder> Mapper<T> {
+    /// The serialised state inside a stored event's or snapshot's `state`: decrypted, then
+    /// decompressed, as this mapper's settings say, and not decoded (the transcoder's bytes:
+    /// JSON, for the library's transcoders). Borrows `state` when there is nothing to undo.
+    /// Damaged state, or state sealed with another key, is an error, never a panic.
+    ///
+    /// ```
+    /// use eventsourcing::persistence::{AesCipher, Cipher, Compressor, Mapper, ZlibCompressor};
+    ///
+    /// let key = AesCipher::create_key(16)?;
+    /// let compressed = ZlibCompressor::default().compress(br#"{"a":1}"#)?;
+    /// let sealed = AesCipher::new(&key)?.encrypt(&compressed)?;
+    ///
+    /// let mapper = Mapper::default()
+    ///     .with_compressor(ZlibCompressor::default())
+    ///     .with_cipher(AesCipher::new(&key)?);
+    /// assert_eq!(&*mapper.plain_state(&sealed)?, br#"{"a":1}"#);
+    /// // Without the key, the sealed bytes are not decrypted: they are not JSON.
+    /// assert_eq!(&*Mapper::default().plain_state(&sealed)?, &sealed[..]);
+    /// // With another key, decrypting fails.
+    /// let other = Mapper::default().with_cipher(AesCipher::new(&AesCipher::create_key(16)?)?);
+    /// assert!(other.plain_state(&sealed).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn plain_state<'a>(&self, state: &'a [u8]) -> Result<Cow<'a, [u8]>, PersistenceError> {
+        self.open(state)
     }
 }
 

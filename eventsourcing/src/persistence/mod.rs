@@ -26,6 +26,7 @@ mod event_store;
 mod factory;
 #[cfg(feature = "hash-chain")]
 pub mod hash_chain;
+pub(crate) mod inspect;
 mod keyed;
 mod lease;
 mod mapper;
@@ -57,6 +58,7 @@ pub use event_store::EventStore;
 #[cfg(feature = "tokio")]
 pub use factory::AsyncRecorders;
 pub use factory::{FactoryError, InfrastructureFactory, Recorders};
+pub use inspect::{ApplicationContents, ApplicationTables, StoreInspector};
 pub use keyed::{KeyedRecorder, KeyedSnapshotRecorder, Keyring};
 pub use lease::{Lease, LeaseGuard, MemoryLease};
 pub use mapper::{Mapper, SNAPSHOT_TOPIC};

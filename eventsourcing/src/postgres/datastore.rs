@@ -326,7 +326,7 @@ impl Core {
 }
 
 /// The shape of the tracking table `table` (qualified), from its primary key.
-async fn tracking_shape(
+pub(crate) async fn tracking_shape(
     connection: &Connection,
     table: &str,
 ) -> Result<super::tables::TrackingShape, PersistenceError> {

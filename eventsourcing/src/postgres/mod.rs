@@ -84,6 +84,7 @@ mod data_keys;
 mod datastore;
 mod error;
 mod insert;
+mod inspect;
 mod lease;
 mod listener;
 mod recorder;
@@ -96,6 +97,7 @@ use std::time::Duration;
 
 pub use data_keys::PostgresDataKeys;
 pub use datastore::PostgresDatastore;
+pub use inspect::PostgresInspector;
 pub use lease::PostgresLease;
 pub use recorder::{PostgresAggregateRecorder, PostgresApplicationRecorder};
 pub use settings::PostgresSettings;

@@ -548,3 +548,20 @@ impl ProcessRecorder for PostgresApplicationRecorder {
             .block_on(self.store().max_tracking_id(application_name.to_string()))
     }
 }
+
+impl PostgresApplicationRecorder {
+    /// A recorder of the tables `events_table` and `tracking_table` as they are, creating and
+    /// changing nothing: the store inspector's, for reading (see
+    /// [`PostgresInspector`](super::PostgresInspector)). `shape` is the tracking table's (that
+    /// of a new one if it does not exist). Blocking or async as the datastore is.
+    pub(crate) fn of_existing_tables(
+        datastore: Arc<PostgresDatastore>,
+        events_table: &str,
+        tracking_table: &str,
+        shape: super::tables::TrackingShape,
+    ) -> Result<Self, PersistenceError> {
+        let mut tables = Tables::new(datastore.core(), events_table, Some(tracking_table))?;
+        tables.tracking_shape = shape;
+        Ok(Self::with_tables(datastore, tables))
+    }
+}

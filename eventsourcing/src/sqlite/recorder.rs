@@ -140,7 +140,7 @@ fn column_error(column: &str, e: impl std::fmt::Display) -> PersistenceError {
 }
 
 /// A stored event from the four columns starting at `first`.
-fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceError> {
+pub(super) fn stored_event(row: &Row<'_>, first: usize) -> Result<StoredEvent, PersistenceError> {
     let get = |i: usize| {
         row.get_ref(first + i)
             .map_err(|e| sqlite_error(e, "can't read row"))
@@ -532,5 +532,37 @@ impl SqliteApplicationRecorder {
             }
             Ok(())
         }
+    }
+}
+
+impl SqliteApplicationRecorder {
+    /// A recorder of the tables `events_table` and `tracking_table` as they are, creating and
+    /// changing nothing: the store inspector's, for reading (see
+    /// [`SqliteInspector`](super::SqliteInspector)). `shape` is the tracking table's (that of a
+    /// new one if it does not exist).
+    pub(crate) fn of_existing_tables(
+        datastore: Arc<SqliteDatastore>,
+        events_table: &str,
+        tracking_table: &str,
+        shape: TrackingShape,
+    ) -> Result<Self, PersistenceError> {
+        let events = EventsTable::new(events_table)?;
+        check_table_name(tracking_table)?;
+        let insert_tracking = match shape {
+            TrackingShape::MultiRow => format!("INSERT INTO {tracking_table} VALUES (?,?)"),
+            TrackingShape::SingleRow => format!(
+                "INSERT INTO {tracking_table} VALUES (?,?) ON CONFLICT (application_name) DO \
+                 UPDATE SET notification_id = excluded.notification_id"
+            ),
+        };
+        Ok(SqliteApplicationRecorder {
+            events: SqliteAggregateRecorder {
+                datastore,
+                table: Arc::new(events),
+                combiner: Arc::default(),
+            },
+            tracking_table: tracking_table.into(),
+            insert_tracking: insert_tracking.into(),
+        })
     }
 }

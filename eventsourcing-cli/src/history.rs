@@ -1,0 +1,90 @@
+//! `history ID [--at VERSION]`: an aggregate's events, decoded.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use eventsourcing::persistence::EventQuery;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::decode::{decode_state, fields, timestamp};
+use crate::error::Failure;
+use crate::output;
+use crate::store::Store;
+use crate::StoreArgs;
+
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// The aggregate's id (a UUID).
+    id: String,
+    /// Only the events up to this version.
+    #[arg(long, value_name = "VERSION")]
+    at: Option<u64>,
+}
+
+/// An aggregate id as given on the command line.
+pub(crate) fn parse_id(text: &str) -> Result<Uuid, Failure> {
+    Uuid::try_parse(text.trim())
+        .map_err(|e| Failure::new(format!("{text:?} is not an aggregate id (a UUID): {e}")))
+}
+
+pub(crate) fn run(args: &StoreArgs, command: &HistoryArgs) -> Result<ExitCode, Failure> {
+    let id = parse_id(&command.id)?;
+    let store = Store::open(args, false)?;
+    let app = store.application()?;
+    let mapper = store.mapper(&app)?;
+    let mut query = EventQuery::new();
+    if let Some(at) = command.at {
+        query = query.lte(at);
+    }
+    let events = store
+        .events(&app)?
+        .select_events(id, &query)
+        .map_err(|e| Failure::from(e).context(format!("can't read the events of {id}")))?;
+    if events.is_empty() {
+        let at = command
+            .at
+            .map_or(String::new(), |at| format!(" at or below version {at}"));
+        return Err(Failure::new(format!(
+            "aggregate {id} has no events{at} in {}",
+            store.description
+        )));
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for event in &events {
+        let decoded = decode_state(&mapper, &event.state).map_err(|fault| {
+            Failure::new(format!(
+                "aggregate {id} version {}: {fault} (`eventsourcing verify` checks every event)",
+                event.originator_version
+            ))
+        })?;
+        let Some(state) = decoded.json() else {
+            continue;
+        };
+        if args.json {
+            output::json(&json!({
+                "originator_id": id,
+                "originator_version": event.originator_version,
+                "topic": event.topic,
+                "timestamp": timestamp(state),
+                "state": Value::Object(state.clone()),
+            }))?;
+        } else {
+            rows.push(vec![
+                event.originator_version.to_string(),
+                timestamp(state).unwrap_or("?").to_string(),
+                event.topic.to_string(),
+                fields(state),
+            ]);
+        }
+    }
+    if !args.json {
+        output::line(format!("aggregate {id}"))?;
+        output::line(output::table(
+            &["version", "timestamp", "topic", "state"],
+            rows,
+            &[0],
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
