@@ -56,6 +56,7 @@ pub fn load<E: AggregateEvent>(stored: &StoredEvent) -> Result<DomainEvent<E>, s
         originator_version: stored.originator_version,
         timestamp,
         payload,
+        metadata: Default::default(),
     })
 }
 

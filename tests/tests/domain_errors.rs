@@ -136,6 +136,7 @@ fn created_event_applied_to_an_existing_aggregate_is_an_error() {
     let mut dog = Dog::from_events(events.clone()).unwrap();
     // A created event that is otherwise in sequence: the right id and the next version.
     let created_again = DomainEvent {
+        metadata: Default::default(),
         originator_id: dog.id(),
         originator_version: dog.version() + 1,
         timestamp: Utc::now(),
@@ -157,6 +158,7 @@ fn created_event_applied_to_an_existing_aggregate_is_an_error() {
     // Replaying the created event twice fails the same way.
     let mut twice = events[..1].to_vec();
     twice.push(DomainEvent {
+        metadata: Default::default(),
         originator_version: 2,
         ..events[0].clone()
     });
@@ -260,6 +262,7 @@ fn replayed_result_body_err_is_an_apply_error() {
     let mut events = account.collect_events();
     // A withdrawal the body refuses when it runs again on replay.
     events.push(DomainEvent {
+        metadata: Default::default(),
         originator_id: account.id(),
         originator_version: 3,
         timestamp: Utc::now(),
@@ -299,6 +302,7 @@ fn replayed_result_constructor_err_is_an_apply_error() {
     use account::{Account, AccountEvent};
 
     let created = DomainEvent {
+        metadata: Default::default(),
         originator_id: Uuid::new_v4(),
         originator_version: 1,
         timestamp: Utc::now(),

@@ -213,6 +213,7 @@ fn a_stored_event_whose_body_fails_makes_the_replay_fail() {
     // An increment recorded while locked: no command could record it, but a store could hold
     // it (written by another version of the program, or by hand).
     events.push(DomainEvent {
+        metadata: Default::default(),
         originator_id: events[0].originator_id,
         originator_version: 4,
         timestamp: Utc::now(),

@@ -277,6 +277,7 @@ fn result_body_err_on_replay_is_an_apply_error() {
     let mut order = Order::create("name".to_string());
     let mut events = order.collect_events();
     events.push(DomainEvent {
+        metadata: Default::default(),
         originator_id: order.id(),
         originator_version: 2,
         timestamp: Utc::now(),

@@ -407,32 +407,39 @@ fn crash_leaves_no_orphan_key_or_keyless_event(env: Vec<(String, String)>) {
             "round {round}: the child saved nothing"
         );
 
-        // The keyed recorder decrypts each one: a keyless event would be an error here.
+        // The keys first, then the events: a PostgreSQL transaction the child sent before it
+        // was killed may still commit in between (the server runs it whole), and then adds an
+        // aggregate and its key after the keys were counted, never a key without its events.
+        let keys = app
+            .keyring()
+            .unwrap()
+            .recorder()
+            .rewrap_data_keys(&|wrapped| Ok(wrapped.to_vec()))
+            .unwrap();
+        // The keyed recorder decrypts each event: a keyless event would be an error here.
         let notifications = app.recorder().select_notifications(1, 10_000_000).unwrap();
         let ids: BTreeSet<Uuid> = notifications.iter().map(|n| n.originator_id).collect();
         let ids: Vec<Uuid> = ids.into_iter().collect();
-        let keys = app
+        // Every aggregate with events has a key, ...
+        let found = app
             .keyring()
             .unwrap()
             .recorder()
             .select_data_keys(&ids)
             .unwrap();
-        // Every aggregate with events has a key (reading the log decrypted them all), ...
-        assert_eq!(keys.len(), ids.len(), "round {round}: keyless events");
+        assert_eq!(found.len(), ids.len(), "round {round}: keyless events");
         for id in &reported {
             assert_eq!(
                 app.repository().get::<Customer>(*id).unwrap().email,
                 "d@example.com"
             );
         }
-        // ... and no key is without its events: the table holds no other ids.
-        let all_keys = app
-            .keyring()
-            .unwrap()
-            .recorder()
-            .rewrap_data_keys(&|wrapped| Ok(wrapped.to_vec()))
-            .unwrap();
-        assert_eq!(all_keys, ids.len() as u64, "round {round}: orphan keys");
+        // ... and no key is without its events: every key counted before has its events.
+        assert!(
+            keys <= ids.len() as u64,
+            "round {round}: {keys} keys, {} aggregates: orphan keys",
+            ids.len()
+        );
         eprintln!(
             "round {round}: {} saves reported, {} aggregates stored",
             reported.len(),

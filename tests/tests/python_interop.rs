@@ -1891,3 +1891,54 @@ interop_tests! {
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hash-chained events and causation/correlation ids (issue 15): extra fields in the stored
+// state, which the Python library reads past.
+// ---------------------------------------------------------------------------------------------
+
+interop_tests! {
+    /// Rust writes hash-chained events with a correlation id; Python reads the dog as Rust
+    /// does and continues it; Rust finds Python's event unchained (Python doesn't chain).
+    fn hash_chained_and_correlated_events_read_in_python(store) {
+        use eventsourcing::domain::EventMetadata;
+        use eventsourcing::persistence::hash_chain::ChainFault;
+
+        let school = DogSchool {
+            app: store.builder("DogSchool").hash_chain(true).build().expect("build DogSchool"),
+        };
+        let fido = fido();
+        let mut dog = Dog::register(
+            fido.name.to_string(),
+            fido.owner,
+            fido.born,
+            dec(fido.price),
+            fido.chip,
+        );
+        dog.add_trick("sit".into());
+        let request = Uuid::new_v4();
+        school.app.save_with(&mut dog, &EventMetadata::correlated(request)).unwrap();
+        let id = dog.id();
+        school.add_trick(id, "roll over");
+        assert!(school.app.verify_hash_chain(id).unwrap().is_empty());
+
+        let dog = school.get(id);
+        let py = store.py_get(id);
+        assert_eq!(py["tricks"], json!(["sit", "roll over"]));
+        assert_same_dog(&dog, &py);
+
+        store.py(&["add-trick", &id.to_string(), "play dead"]);
+        assert_eq!(school.get(id).tricks, ["sit", "roll over", "play dead"]);
+        assert_eq!(
+            school.app.verify_hash_chain(id).unwrap(),
+            [ChainFault::Unchained { version: 4 }]
+        );
+        let events = school
+            .app
+            .events()
+            .get::<DogEvent>(id, &Default::default())
+            .unwrap();
+        assert_eq!(events[0].metadata.correlation_id, Some(request));
+        assert_eq!(events[3].metadata, EventMetadata::default());
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::error::ApplicationError;
 use super::snapshotting::AfterSave;
-use crate::domain::{Aggregate, AggregateEvent};
+use crate::domain::{Aggregate, AggregateEvent, EventMetadata};
 use crate::persistence::{Mapper, StoredEvent, Transcoder};
 
 /// Aggregates that [`Application::save`](super::Application::save) can save together: `&mut A`, tuples of these (up to
@@ -15,6 +15,7 @@ pub trait Aggregates {
     fn stored_events<T: Transcoder>(
         &self,
         mapper: &Mapper<T>,
+        metadata: &EventMetadata,
         out: &mut Vec<StoredEvent>,
     ) -> Result<(), ApplicationError>;
 
@@ -27,6 +28,7 @@ pub trait Aggregates {
 fn push_stored<A: Aggregate, T: Transcoder>(
     aggregate: &A,
     mapper: &Mapper<T>,
+    metadata: &EventMetadata,
     out: &mut Vec<StoredEvent>,
 ) -> Result<(), ApplicationError> {
     // A discarded aggregate takes no more events: what was recorded after its discarding
@@ -42,7 +44,7 @@ fn push_stored<A: Aggregate, T: Transcoder>(
             version: None,
         });
     }
-    out.extend(mapper.from_domain_events(pending)?);
+    out.extend(mapper.from_domain_events_with(pending, metadata)?);
     Ok(())
 }
 
@@ -63,9 +65,10 @@ impl<A: Aggregate> Aggregates for &mut A {
     fn stored_events<T: Transcoder>(
         &self,
         mapper: &Mapper<T>,
+        metadata: &EventMetadata,
         out: &mut Vec<StoredEvent>,
     ) -> Result<(), ApplicationError> {
-        push_stored(&**self, mapper, out)
+        push_stored(&**self, mapper, metadata, out)
     }
 
     fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
@@ -77,9 +80,11 @@ impl<A: Aggregate> Aggregates for &mut [A] {
     fn stored_events<T: Transcoder>(
         &self,
         mapper: &Mapper<T>,
+        metadata: &EventMetadata,
         out: &mut Vec<StoredEvent>,
     ) -> Result<(), ApplicationError> {
-        self.iter().try_for_each(|a| push_stored(a, mapper, out))
+        self.iter()
+            .try_for_each(|a| push_stored(a, mapper, metadata, out))
     }
 
     fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
@@ -91,9 +96,11 @@ impl<A: Aggregate> Aggregates for &mut Vec<A> {
     fn stored_events<T: Transcoder>(
         &self,
         mapper: &Mapper<T>,
+        metadata: &EventMetadata,
         out: &mut Vec<StoredEvent>,
     ) -> Result<(), ApplicationError> {
-        self.iter().try_for_each(|a| push_stored(a, mapper, out))
+        self.iter()
+            .try_for_each(|a| push_stored(a, mapper, metadata, out))
     }
 
     fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
@@ -105,9 +112,11 @@ impl<A: Aggregate> Aggregates for Vec<&mut A> {
     fn stored_events<T: Transcoder>(
         &self,
         mapper: &Mapper<T>,
+        metadata: &EventMetadata,
         out: &mut Vec<StoredEvent>,
     ) -> Result<(), ApplicationError> {
-        self.iter().try_for_each(|a| push_stored(&**a, mapper, out))
+        self.iter()
+            .try_for_each(|a| push_stored(&**a, mapper, metadata, out))
     }
 
     fn saved<T: Transcoder>(&mut self, after: &mut AfterSave<'_, T>) {
@@ -121,9 +130,10 @@ macro_rules! tuple_aggregates {
             fn stored_events<T: Transcoder>(
                 &self,
                 mapper: &Mapper<T>,
+                metadata: &EventMetadata,
                 out: &mut Vec<StoredEvent>,
             ) -> Result<(), ApplicationError> {
-                $(self.$index.stored_events(mapper, out)?;)+
+                $(self.$index.stored_events(mapper, metadata, out)?;)+
                 Ok(())
             }
 

@@ -16,7 +16,7 @@ use super::repository::Repository;
 use super::snapshotting::{log_failure, AfterSave, DueSnapshots};
 use super::subscription::ApplicationSubscription;
 use super::upstream::UpstreamEvent;
-use crate::domain::{Aggregate, Snapshot};
+use crate::domain::{Aggregate, EventMetadata, Snapshot};
 use crate::persistence::{
     AesCipher, EventStore, Forgetting, JsonTranscoder, Keyring, Mapper, ProcessRecorder,
     Subscription, Transcoder,
@@ -185,9 +185,43 @@ impl<T: Transcoder> Application<T> {
     /// the same versions first, nothing is stored, the pending events stay where they were, and
     /// the error [`is_integrity`](ApplicationError::is_integrity). Snapshots are then taken at
     /// the configured intervals.
-    pub fn save(&self, mut aggregates: impl Aggregates) -> Result<(), ApplicationError> {
+    pub fn save(&self, aggregates: impl Aggregates) -> Result<(), ApplicationError> {
+        self.save_with(aggregates, &EventMetadata::default())
+    }
+
+    /// [`save`](Application::save), the events stored with `metadata`: a command's correlation
+    /// id (a request id, say), which the events policies save in response carry onward, with
+    /// each one's causation id (see [`EventMetadata`]). Read back in
+    /// [`DomainEvent::metadata`](crate::domain::DomainEvent::metadata).
+    ///
+    /// ```
+    /// use eventsourcing::prelude::*;
+    /// use eventsourcing::domain::EventMetadata;
+    ///
+    /// #[aggregate]
+    /// pub struct Order { paid: bool }
+    ///
+    /// #[aggregate]
+    /// impl Order {
+    ///     #[created("Placed")]
+    ///     pub fn place() -> Self { Order { paid: false } }
+    /// }
+    ///
+    /// let app = Application::new("Orders")?;
+    /// let request = Uuid::new_v4();
+    /// let mut order = Order::place();
+    /// app.save_with(&mut order, &EventMetadata::correlated(request))?;
+    /// let events = app.events().get::<OrderEvent>(order.id(), &Default::default())?;
+    /// assert_eq!(events[0].metadata.correlation_id, Some(request));
+    /// # Ok::<(), ApplicationError>(())
+    /// ```
+    pub fn save_with(
+        &self,
+        mut aggregates: impl Aggregates,
+        metadata: &EventMetadata,
+    ) -> Result<(), ApplicationError> {
         let mut stored = Vec::new();
-        aggregates.stored_events(&self.mapper, &mut stored)?;
+        aggregates.stored_events(&self.mapper, metadata, &mut stored)?;
         if stored.is_empty() {
             return Ok(());
         }

@@ -17,7 +17,7 @@ use super::repository::{found_or_else, Load};
 use super::snapshotting::{log_failure, AfterSave, DueSnapshots};
 use super::subscription::AsyncApplicationSubscription;
 use super::upstream::UpstreamEvent;
-use crate::domain::{Aggregate, Snapshot};
+use crate::domain::{Aggregate, EventMetadata, Snapshot};
 use crate::persistence::{
     AesCipher, AsyncAggregateRecorder, AsyncApplicationRecorder, AsyncProcessRecorder,
     AsyncSubscription, Environment, Forgetting, JsonTranscoder, Keyring, Mapper, Notification,
@@ -216,9 +216,20 @@ impl<T: Transcoder> AsyncApplication<T> {
     /// [`Application::save`](super::Application::save) does: `&mut aggregate`, a tuple, or a
     /// slice or `Vec` of aggregates; on success their pending events are cleared, and the
     /// automatic snapshots taken.
-    pub async fn save(&self, mut aggregates: impl Aggregates) -> Result<(), ApplicationError> {
+    pub async fn save(&self, aggregates: impl Aggregates) -> Result<(), ApplicationError> {
+        self.save_with(aggregates, &EventMetadata::default()).await
+    }
+
+    /// [`save`](AsyncApplication::save), the events stored with `metadata` (a correlation
+    /// id for a command's events), as [`Application::save_with`](super::Application::save_with)
+    /// does.
+    pub async fn save_with(
+        &self,
+        mut aggregates: impl Aggregates,
+        metadata: &EventMetadata,
+    ) -> Result<(), ApplicationError> {
         let mut stored = Vec::new();
-        aggregates.stored_events(&self.mapper, &mut stored)?;
+        aggregates.stored_events(&self.mapper, metadata, &mut stored)?;
         if stored.is_empty() {
             return Ok(());
         }

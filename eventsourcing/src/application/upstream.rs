@@ -1,7 +1,7 @@
 //! [`UpstreamEvent`]: what a notification is decoded into by the policies of process
 //! applications, projections and subscriptions.
 
-use crate::domain::{AggregateEvent, DomainEvent};
+use crate::domain::{AggregateEvent, DomainEvent, EventMetadata};
 use crate::persistence::{Mapper, Notification, PersistenceError, Transcoder};
 
 /// Upstream events a policy understands: how to decode a notification into one, or skip it.
@@ -41,6 +41,13 @@ pub trait UpstreamEvent: Sized + Send + 'static {
         Vec::new()
     }
 
+    /// The event's causation and correlation ids, which the events a policy saves while
+    /// processing it carry onward ([`EventMetadata::caused_by`]). Empty by default; an enum
+    /// of several aggregates' events returns its variant's.
+    fn metadata(&self) -> EventMetadata {
+        EventMetadata::default()
+    }
+
     /// The notification as an upstream event, or `None` if the policy does not handle its
     /// type. A notification of a handled type that can't be decoded is an error; one of a
     /// forgotten aggregate ([`Notification::is_forgotten`](crate::persistence::StoredEvent::is_forgotten))
@@ -55,6 +62,10 @@ pub trait UpstreamEvent: Sized + Send + 'static {
 impl<E: AggregateEvent> UpstreamEvent for DomainEvent<E> {
     fn topics() -> Vec<String> {
         E::topics().map(str::to_string).collect()
+    }
+
+    fn metadata(&self) -> EventMetadata {
+        self.metadata
     }
 
     fn decode<T: Transcoder>(

@@ -233,6 +233,7 @@ pub trait Aggregate: Sized + Send + Sync + 'static {
             originator_version,
             timestamp,
             payload,
+            ..
         } = event;
         let mut sealed = Sealed::replaying();
         let mut aggregate = Self::construct(originator_id, payload, &mut sealed)?;
@@ -305,6 +306,7 @@ pub(crate) fn create<A: Aggregate>(
         originator_version: A::INITIAL_VERSION,
         timestamp,
         payload: event,
+        metadata: Default::default(),
     });
     Ok(aggregate)
 }
@@ -330,6 +332,7 @@ pub(crate) fn trigger<A: Aggregate>(
         originator_version,
         timestamp,
         payload: event,
+        metadata: Default::default(),
     });
     Ok(())
 }

@@ -55,6 +55,82 @@ pub struct DomainEvent<E> {
     pub timestamp: DateTime<Utc>,
     /// What happened: a variant of the aggregate's generated event enum.
     pub payload: E,
+    /// Which event caused this one, and which command or first event the chain of causes
+    /// began with (see [`EventMetadata`]); empty unless the event was saved with some.
+    pub metadata: EventMetadata,
+}
+
+/// The namespace of [`event_id`]s (a version 5 UUID namespace of this library's own).
+const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_1c52_8a8e_4d4b_9a7e_3c1f_0b6d_2e94);
+
+/// The id of the event at `originator_version` of the aggregate `originator_id`: a version 5
+/// UUID of the two, the same wherever it is computed (an event is identified by its aggregate
+/// and version; this names the pair with one value, for causation and correlation ids).
+///
+/// ```
+/// use eventsourcing::domain::event_id;
+/// use uuid::Uuid;
+///
+/// let aggregate = Uuid::new_v4();
+/// assert_eq!(event_id(aggregate, 1), event_id(aggregate, 1));
+/// assert_ne!(event_id(aggregate, 1), event_id(aggregate, 2));
+/// ```
+pub fn event_id(originator_id: Uuid, originator_version: u64) -> Uuid {
+    let mut name = [0u8; 24];
+    name[..16].copy_from_slice(originator_id.as_bytes());
+    name[16..].copy_from_slice(&originator_version.to_be_bytes());
+    Uuid::new_v5(&EVENT_ID_NAMESPACE, &name)
+}
+
+/// Why an event happened: the id of the event that caused it (a policy's upstream event), and
+/// the correlation id of the whole chain of causes (a command's, or the first event's).
+///
+/// Events a policy saves while processing an upstream event carry that event's
+/// [`event_id`] as their causation id, and its correlation id (or, if it had none, its own
+/// id) onward. An application sets a correlation id for a command's events with
+/// [`Application::save_with`](crate::application::Application::save_with). Stored in the
+/// event's state, as `__causation_id__` and `__correlation_id__` (readers that don't know them,
+/// the Python library included, ignore them), and read back into
+/// [`DomainEvent::metadata`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct EventMetadata {
+    /// The id ([`event_id`]) of the event that caused this one.
+    pub causation_id: Option<Uuid>,
+    /// The id shared by every event of one chain of causes.
+    pub correlation_id: Option<Uuid>,
+}
+
+impl EventMetadata {
+    /// Metadata with this correlation id (a command's: a request id, say).
+    pub fn correlated(correlation_id: Uuid) -> Self {
+        EventMetadata {
+            causation_id: None,
+            correlation_id: Some(correlation_id),
+        }
+    }
+
+    /// The metadata of events caused by the event `cause` (of `originator_id` at
+    /// `originator_version`) whose own metadata is `cause_metadata`: caused by it, and
+    /// correlated with its correlation id, or with it if it had none.
+    pub fn caused_by(originator_id: Uuid, originator_version: u64, cause: &EventMetadata) -> Self {
+        let cause_id = event_id(originator_id, originator_version);
+        EventMetadata {
+            causation_id: Some(cause_id),
+            correlation_id: Some(cause.correlation_id.unwrap_or(cause_id)),
+        }
+    }
+
+    /// Whether there is nothing.
+    pub fn is_empty(&self) -> bool {
+        self.causation_id.is_none() && self.correlation_id.is_none()
+    }
+}
+
+impl<E> DomainEvent<E> {
+    /// The event's id ([`event_id`] of its aggregate and version).
+    pub fn event_id(&self) -> Uuid {
+        event_id(self.originator_id, self.originator_version)
+    }
 }
 
 impl<E: AggregateEvent> DomainEvent<E> {
@@ -76,6 +152,7 @@ impl<E: fmt::Debug> fmt::Debug for DomainEvent<E> {
             .field("originator_version", &self.originator_version)
             .field("timestamp", &self.timestamp)
             .field("payload", &self.payload)
+            .field("metadata", &self.metadata)
             .finish()
     }
 }

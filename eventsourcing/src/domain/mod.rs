@@ -18,7 +18,7 @@ pub mod transcoding;
 
 pub use aggregate::{Aggregate, AggregateMeta};
 pub use error::{ApplyError, BoxError, DomainError, VersionError};
-pub use event::{AggregateEvent, DomainEvent, EventType, Upcaster};
+pub use event::{event_id, AggregateEvent, DomainEvent, EventMetadata, EventType, Upcaster};
 pub(crate) use event::{EventState, EventStateSeed};
 pub use event_state::{deserialize_event_state, serialize_event_state};
 pub use sealed::Sealed;

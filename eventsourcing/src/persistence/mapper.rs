@@ -16,7 +16,9 @@ use super::compressor::Compressor;
 use super::error::PersistenceError;
 use super::stored::StoredEvent;
 use super::transcoder::{JsonTranscoder, Transcoder};
-use crate::domain::{AggregateEvent, DomainEvent, EventState, EventStateSeed, Snapshot};
+use crate::domain::{
+    AggregateEvent, DomainEvent, EventMetadata, EventState, EventStateSeed, Snapshot,
+};
 
 /// The topic stored with snapshots (the reference library's `Snapshot` class).
 pub const SNAPSHOT_TOPIC: &str = "eventsourcing.domain:Snapshot";
@@ -161,9 +163,9 @@ impl<T: Transcoder> Mapper<T> {
         #[cfg(feature = "hash-chain")]
         if let Some(chain) = &self.chain {
             let previous = self.chain_head(chain, event.originator_id, event.originator_version)?;
-            return Ok(self.map_event(event, Some(&previous))?.0);
+            return Ok(self.map_event(event, Some(&previous), None)?.0);
         }
-        Ok(self.map_event(event, None)?.0)
+        Ok(self.map_event(event, None, None)?.0)
     }
 
     /// A domain event as a stored event, chained to `previous` if given; and its hash.
@@ -171,6 +173,7 @@ impl<T: Transcoder> Mapper<T> {
         &self,
         event: &DomainEvent<E>,
         previous: Option<&str>,
+        overriding: Option<&EventMetadata>,
     ) -> Result<(StoredEvent, String), PersistenceError> {
         let state = EventState {
             timestamp: &event.timestamp,
@@ -184,6 +187,11 @@ impl<T: Transcoder> Mapper<T> {
                 what: format!("an event of topic {topic:?}"),
                 source: e.0,
             })?;
+        let metadata = match overriding {
+            Some(metadata) if !metadata.is_empty() => metadata,
+            _ => &event.metadata,
+        };
+        let plain = super::metadata::splice(plain, metadata)?;
         let (plain, hash) = match previous {
             #[cfg(feature = "hash-chain")]
             Some(previous) => super::hash_chain::chain(
@@ -212,6 +220,17 @@ impl<T: Transcoder> Mapper<T> {
         &self,
         events: &[DomainEvent<E>],
     ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        self.from_domain_events_with(events, &EventMetadata::default())
+    }
+
+    /// [`from_domain_events`](Mapper::from_domain_events), each event stored with `metadata`
+    /// (its causation and correlation ids) unless that is empty (then with its own).
+    pub fn from_domain_events_with<E: AggregateEvent>(
+        &self,
+        events: &[DomainEvent<E>],
+        metadata: &EventMetadata,
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
+        let overriding = (!metadata.is_empty()).then_some(metadata);
         #[cfg(feature = "hash-chain")]
         if let Some(chain) = &self.chain {
             let mut heads: Vec<(Uuid, u64, String)> = Vec::new();
@@ -225,7 +244,7 @@ impl<T: Transcoder> Mapper<T> {
                     Some(at) => heads.swap_remove(at).2,
                     None => self.chain_head(chain, id, version)?,
                 };
-                let (event, hash) = self.map_event(event, Some(&previous))?;
+                let (event, hash) = self.map_event(event, Some(&previous), overriding)?;
                 heads.push((id, version, hash));
                 stored.push(event);
             }
@@ -233,7 +252,7 @@ impl<T: Transcoder> Mapper<T> {
         }
         events
             .iter()
-            .map(|event| self.from_domain_event(event))
+            .map(|event| Ok(self.map_event(event, None, overriding)?.0))
             .collect()
     }
 
@@ -317,6 +336,7 @@ impl<T: Transcoder> Mapper<T> {
             originator_version: stored.originator_version,
             timestamp,
             payload,
+            metadata: super::metadata::parse(&state),
         })
     }
 

@@ -30,6 +30,7 @@ pub(crate) mod inspect;
 mod keyed;
 mod lease;
 mod mapper;
+mod metadata;
 mod position;
 mod recorder;
 mod stored;

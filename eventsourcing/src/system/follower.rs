@@ -10,6 +10,7 @@ use super::error::SystemError;
 use super::process::{snapshot_batch, Process, ProcessingEvent, Saved};
 use crate::application::UpstreamEvent;
 use crate::application::{Application, LocalNotificationLog, NotificationLog};
+use crate::domain::EventMetadata;
 use crate::persistence::{
     JsonTranscoder, Mapper, Notification, PersistenceError, StoredEvent, Tracking, Transcoder,
 };
@@ -250,8 +251,18 @@ impl<P: Process<T>, T: Transcoder> Follower<P, T> {
                 }
             };
             if let Some(event) = event {
-                let mut processing =
-                    ProcessingEvent::new(application, &batch, leader_name, notification.id);
+                let metadata = EventMetadata::caused_by(
+                    notification.originator_id,
+                    notification.originator_version,
+                    &event.metadata(),
+                );
+                let mut processing = ProcessingEvent::new(
+                    application,
+                    &batch,
+                    leader_name,
+                    notification.id,
+                    metadata,
+                );
                 if let Err(source) = self.process.policy(event, &mut processing) {
                     failure = Some(SystemError::Policy {
                         follower: self.name().to_string(),

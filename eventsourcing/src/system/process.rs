@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::application::{found_or_else, AfterSave, Application, ApplicationError, UpstreamEvent};
-use crate::domain::{Aggregate, BoxError};
+use crate::domain::{Aggregate, BoxError, EventMetadata};
 use crate::persistence::{JsonTranscoder, StoredEvent, Transcoder};
 
 /// What a policy returns: `Ok`, or any error (which stops processing at that notification; it
@@ -123,6 +123,8 @@ pub struct ProcessingEvent<'a, T: Transcoder = JsonTranscoder> {
     stored: Vec<StoredEvent>,
     leader_name: &'a str,
     notification_id: u64,
+    /// The causation and correlation ids of the events saved here.
+    metadata: EventMetadata,
 }
 
 impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
@@ -131,6 +133,7 @@ impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
         batch: &'a HashMap<Uuid, Saved<T>>,
         leader_name: &'a str,
         notification_id: u64,
+        metadata: EventMetadata,
     ) -> Self {
         ProcessingEvent {
             application,
@@ -139,7 +142,14 @@ impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
             stored: Vec::new(),
             leader_name,
             notification_id,
+            metadata,
         }
+    }
+
+    /// The causation and correlation ids the events saved here are stored with: caused by
+    /// the upstream event, and correlated with its correlation id (or with it, if it had none).
+    pub fn metadata(&self) -> &EventMetadata {
+        &self.metadata
     }
 
     /// The process application's own application (its repository, its configuration).
@@ -198,7 +208,10 @@ impl<'a, T: Transcoder> ProcessingEvent<'a, T> {
         };
         // All or nothing: a policy that handles an error here must not leave half of the
         // aggregate's events to be recorded.
-        let stored = self.application.mapper().from_domain_events(pending)?;
+        let stored = self
+            .application
+            .mapper()
+            .from_domain_events_with(pending, &self.metadata)?;
         self.stored.extend(stored);
         crate::domain::aggregate::clear_pending_events(aggregate);
         let first_new_version = match self

@@ -222,6 +222,7 @@ impl<A: Aggregate> Given<A> {
                 // stored events are, and in order, as the aggregate's own would be.
                 timestamp: now - TimeDelta::microseconds((count as i64).saturating_sub(i as i64)),
                 payload: payload.clone(),
+                metadata: Default::default(),
             })
             .collect()
     }
