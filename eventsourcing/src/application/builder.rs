@@ -163,6 +163,7 @@ impl<T: Transcoder> ApplicationBuilder<T> {
     /// use eventsourcing::persistence::{AesCipher, Forgetting};
     ///
     /// #[aggregate]
+    /// #[derive(Debug)]
     /// pub struct Customer { name: String }
     ///
     /// #[aggregate]
@@ -297,7 +298,9 @@ impl<T: Transcoder> ApplicationBuilder<T> {
         let mut mapper = env.mapper(self.transcoder)?;
         if keyed {
             // The application's key encrypts data keys; the data keys encrypt the state.
-            mapper = mapper.with_shared_cipher(None);
+            mapper = mapper
+                .with_shared_cipher(None)
+                .with_per_aggregate_keys(true);
         }
         let (recorders, missing_snapshots) = match self.infrastructure {
             Infrastructure::Recorders(recorders) => (
@@ -473,8 +476,10 @@ impl<T: Transcoder> ApplicationBuilder<T> {
 
         let env = self.env;
         let snapshotting = env.get_bool(IS_SNAPSHOTTING_ENABLED, false)?;
-        let mut mapper = env.mapper(self.transcoder)?;
-        mapper = mapper.with_shared_cipher(None);
+        let mapper = env
+            .mapper(self.transcoder)?
+            .with_shared_cipher(None)
+            .with_per_aggregate_keys(true);
         let recorders =
             match self.infrastructure {
                 Infrastructure::Recorders(recorders) => recorders,

@@ -50,7 +50,7 @@ pub trait UpstreamEvent: Sized + Send + 'static {
 
     /// The notification as an upstream event, or `None` if the policy does not handle its
     /// type. A notification of a handled type that can't be decoded is an error; one of a
-    /// forgotten aggregate ([`Notification::is_forgotten`](crate::persistence::StoredEvent::is_forgotten))
+    /// forgotten aggregate ([`Mapper::is_forgotten`])
     /// has nothing to decode, and `DomainEvent`'s `decode` skips it (`None`), so that
     /// followers carry on past it.
     fn decode<T: Transcoder>(
@@ -72,7 +72,7 @@ impl<E: AggregateEvent> UpstreamEvent for DomainEvent<E> {
         mapper: &Mapper<T>,
         notification: &Notification,
     ) -> Result<Option<Self>, PersistenceError> {
-        if notification.is_forgotten() {
+        if mapper.is_forgotten(notification) {
             tracing::debug!(
                 notification_id = notification.id,
                 originator_id = %notification.originator_id,

@@ -75,6 +75,9 @@ pub struct Mapper<T: Transcoder = JsonTranscoder> {
     /// Where the hash chain reads the heads of aggregates' chains: the application's recorder.
     #[cfg(feature = "hash-chain")]
     chain: Option<Arc<dyn super::AggregateRecorder>>,
+    /// Whether its events come from a [`KeyedRecorder`](super::KeyedRecorder), which presents
+    /// a forgotten aggregate's events with an empty state.
+    keyed: bool,
 }
 
 impl Default for Mapper<JsonTranscoder> {
@@ -111,6 +114,7 @@ impl<T: Transcoder> Mapper<T> {
             cipher: None,
             #[cfg(feature = "hash-chain")]
             chain: None,
+            keyed: false,
         }
     }
 
@@ -266,6 +270,22 @@ impl<T: Transcoder> Mapper<T> {
         self
     }
 
+    /// Reads events as a [`KeyedRecorder`](super::KeyedRecorder) presents them (per-aggregate
+    /// keys): an empty state is a forgotten aggregate's event,
+    /// [`PersistenceError::Forgotten`] rather than a decode error. The application builder
+    /// sets it when per-aggregate keys are on.
+    pub fn with_per_aggregate_keys(mut self, keyed: bool) -> Self {
+        self.keyed = keyed;
+        self
+    }
+
+    /// Whether `stored` is an event of a forgotten aggregate: per-aggregate keys are on
+    /// ([`with_per_aggregate_keys`](Mapper::with_per_aggregate_keys)) and its state is empty
+    /// ([`StoredEvent::is_forgotten`]).
+    pub fn is_forgotten(&self, stored: &StoredEvent) -> bool {
+        self.keyed && stored.is_forgotten()
+    }
+
     /// Whether new events are hash-chained.
     pub fn is_hash_chained(&self) -> bool {
         #[cfg(feature = "hash-chain")]
@@ -314,7 +334,7 @@ impl<T: Transcoder> Mapper<T> {
         if !E::has_topic(&stored.topic) {
             return Err(unknown_topic::<E>(&stored.topic));
         }
-        if stored.is_forgotten() {
+        if self.is_forgotten(stored) {
             return Err(PersistenceError::Forgotten {
                 originator_id: stored.originator_id,
             });
@@ -392,7 +412,7 @@ impl<T: Transcoder> Mapper<T> {
                 known: SNAPSHOT_TOPIC.into(),
             });
         }
-        if stored.is_forgotten() {
+        if self.is_forgotten(stored) {
             return Err(PersistenceError::Forgotten {
                 originator_id: stored.originator_id,
             });

@@ -25,8 +25,10 @@ impl StoredEvent {
     /// Whether this is an event of a forgotten aggregate, as a notification log presents it
     /// when per-aggregate keys are on: its id, version and topic, and an empty state (see
     /// [`KeyedRecorder`](super::KeyedRecorder)). No mapper writes an empty state (encrypted,
-    /// compressed or JSON state has at least two bytes), and the mapper reads one as
-    /// [`PersistenceError::Forgotten`](super::PersistenceError::Forgotten).
+    /// compressed or JSON state has at least two bytes), and the mapper of an application with
+    /// per-aggregate keys reads one as
+    /// [`PersistenceError::Forgotten`](super::PersistenceError::Forgotten)
+    /// ([`Mapper::is_forgotten`](super::Mapper::is_forgotten)).
     pub fn is_forgotten(&self) -> bool {
         self.state.is_empty()
     }
