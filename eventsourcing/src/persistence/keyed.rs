@@ -29,7 +29,7 @@ use uuid::Uuid;
 use super::cipher::{AesCipher, Cipher};
 use super::commit_signal::CommitSignal;
 use super::data_keys::{DataKeyRecorder, Forgetting, StoredDataKey};
-use super::error::{ErrorKind, PersistenceError};
+use super::error::{CipherError, ErrorKind, PersistenceError};
 use super::recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};
 use super::stored::{Notification, StoredEvent, Tracking};
 
@@ -287,6 +287,86 @@ impl Keyring {
             }
         }
         Ok(notifications)
+    }
+}
+
+/// What [`Keyring::open_states`] found for one stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenedState {
+    /// The state, decrypted under its aggregate's data key: as the mapper made it before
+    /// encryption (serialised, then compressed if a compressor is set).
+    Plain(Vec<u8>),
+    /// The aggregate was forgotten: its data key was destroyed, and the state can't be read.
+    Forgotten,
+    /// The aggregate has no row in the key table: it was stored without per-aggregate keys,
+    /// or its key row was lost.
+    NoKey,
+    /// The aggregate's data key can't be decrypted with the application key (`CIPHER_KEY` is
+    /// not the key the data keys are stored under, or the key row was altered).
+    BadKey(CipherError),
+    /// The state does not decrypt under its aggregate's data key (its bytes were altered).
+    Damaged(CipherError),
+}
+
+/// A data key as [`Keyring::open_states`] found it.
+enum Found {
+    Key(AesCipher),
+    Forgotten,
+    Bad(CipherError),
+}
+
+impl Keyring {
+    /// Decrypts each `(originator_id, state)`, a state as the store holds it (an event's or a
+    /// snapshot's, read without a [`KeyedRecorder`]), under its aggregate's data key, reading
+    /// the keys of all of them with one select of the key table. What can't be opened is said
+    /// for each state ([`OpenedState`]) rather than failing them all: this is how a tool that
+    /// reads a whole store (the command-line inspector's `verify` and `export`) opens it. The
+    /// error is for a key table that can't be read.
+    pub fn open_states(
+        &self,
+        states: &[(Uuid, &[u8])],
+    ) -> Result<Vec<OpenedState>, PersistenceError> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<Uuid> = Vec::new();
+        for (id, _) in states {
+            if !ids.contains(id) {
+                ids.push(*id);
+            }
+        }
+        let application_key = self.application_key();
+        let keys: HashMap<Uuid, Found> = self
+            .recorder
+            .select_data_keys(&ids)?
+            .into_iter()
+            .map(|row| {
+                let found = match &row.wrapped {
+                    None => Found::Forgotten,
+                    Some(wrapped) => match application_key.decrypt(wrapped) {
+                        Err(error) => Found::Bad(error),
+                        Ok(raw) => match AesCipher::from_key_bytes(&raw) {
+                            Ok(cipher) => Found::Key(cipher),
+                            Err(error) => Found::Bad(error),
+                        },
+                    },
+                };
+                (row.originator_id, found)
+            })
+            .collect();
+        Ok(states
+            .iter()
+            .map(|(id, state)| match keys.get(id) {
+                None => OpenedState::NoKey,
+                Some(Found::Forgotten) => OpenedState::Forgotten,
+                Some(Found::Bad(error)) => OpenedState::BadKey(error.clone()),
+                Some(Found::Key(cipher)) => match cipher.decrypt(state) {
+                    Ok(plain) => OpenedState::Plain(plain),
+                    Err(error) => OpenedState::Damaged(error),
+                },
+            })
+            .collect())
     }
 }
 
