@@ -348,7 +348,10 @@ impl StoreInspector for SqliteInspector {
             return Ok(None);
         };
         let keyring = Arc::new(Keyring::new(Arc::new(keys), application_key));
-        Ok(Some(Arc::new(KeyedRecorder::new(Arc::new(events), keyring))))
+        Ok(Some(Arc::new(KeyedRecorder::new(
+            Arc::new(events),
+            keyring,
+        ))))
     }
 
     fn select_data_keys(
