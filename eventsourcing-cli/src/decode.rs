@@ -194,24 +194,29 @@ impl Decoder {
                 OpenedState::NoKey => Err(DecodeFault {
                     step: Step::NoKey,
                     message: format!(
-                        "the aggregate has no data key (no row in {}): its events were stored                          without per-aggregate keys, or its key was lost",
+                        "the aggregate has no data key (no row in {}): its events were stored \
+                         without per-aggregate keys, or its key was lost",
                         self.key_table
                     ),
                 }),
-                OpenedState::BadKey(error) => Err(DecodeFault {
+                OpenedState::BadKey(_) => Err(DecodeFault {
                     step: Step::Key,
-                    message: format!(
-                        "can't decrypt the aggregate's data key with CIPHER_KEY: {error} (the \
-                         CIPHER_KEY is not the key the data keys are stored under, or the key \
-                         was altered)"
-                    ),
+                    message: "can't decrypt the aggregate's data key with CIPHER_KEY: \
+                              authentication failed (the CIPHER_KEY is not the key the data \
+                              keys are stored under, or the key was altered)"
+                        .into(),
                 }),
                 OpenedState::Damaged(error) => Err(DecodeFault {
                     step: Step::Decrypt,
-                    message: format!(
-                        "can't decrypt the state with the aggregate's data key: {error} (the \
-                         bytes were altered)"
-                    ),
+                    message: match error {
+                        CipherError::Damaged => "can't decrypt the state with the aggregate's \
+                                                 data key: authentication failed (the bytes \
+                                                 were altered)"
+                            .into(),
+                        other => {
+                            format!("can't decrypt the state with the aggregate's data key: {other}")
+                        }
+                    },
                 }),
                 other => Err(DecodeFault {
                     step: Step::Key,
