@@ -247,10 +247,13 @@ pub(crate) fn timestamp(state: &Map<String, Value>) -> Option<&str> {
     }
 }
 
-/// The state without its timestamp (shown apart), as compact JSON.
+/// The state without its timestamp (shown apart) and its hash-chain fields (which `verify`
+/// checks), as compact JSON.
 pub(crate) fn fields(state: &Map<String, Value>) -> String {
     let mut fields = state.clone();
     fields.remove("timestamp");
+    fields.remove("__event_hash__");
+    fields.remove("__previous_hash__");
     Value::Object(fields).to_string()
 }
 

@@ -536,6 +536,16 @@ fn chain_faults(
     faults
 }
 
+impl HashChain {
+    /// How many aggregates' chains were checked (forgotten ones are not).
+    fn chained(&self) -> usize {
+        self.aggregates
+            .values()
+            .filter(|a| a.checked && !a.forgotten)
+            .count()
+    }
+}
+
 impl Check for HashChain {
     fn event(&mut self, event: &Notification, state: &State, faults: &mut Vec<Fault>) {
         let aggregate = self
@@ -598,7 +608,7 @@ impl Check for HashChain {
     }
 
     fn finish(&mut self, faults: &mut Vec<Fault>) {
-        let chained = self.aggregates.values().filter(|a| a.checked).count();
+        let chained = self.chained();
         if chained == 0 {
             return;
         }
@@ -629,7 +639,7 @@ impl Check for HashChain {
     }
 
     fn notes(&self) -> Vec<Note> {
-        let chained = self.aggregates.values().filter(|a| a.checked).count();
+        let chained = self.chained();
         if chained == 0 && !self.required {
             return Vec::new();
         }
