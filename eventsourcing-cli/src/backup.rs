@@ -343,7 +343,7 @@ mod tests {
         let read = read(text.as_bytes(), |_| {}).unwrap();
         assert_eq!(read.len(), 1);
         assert_eq!(read[0].0, "worlds");
-        assert_eq!(read[0].1.events, [n.clone()]);
+        assert_eq!(read[0].1.events, std::slice::from_ref(&n));
         assert_eq!(read[0].1.tracking, [Tracking::new("Up", 3)]);
         assert_eq!(read[0].1.data_keys, keys);
 

@@ -323,6 +323,43 @@ impl Keyring {
     /// for each state ([`OpenedState`]) rather than failing them all: this is how a tool that
     /// reads a whole store (the command-line inspector's `verify` and `export`) opens it. The
     /// error is for a key table that can't be read.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use eventsourcing::memory::{InMemoryDataKeys, InMemoryRecorder};
+    /// use eventsourcing::persistence::{
+    ///     AesCipher, AggregateRecorder, ApplicationRecorder, KeyedRecorder, Keyring,
+    ///     OpenedState, StoredEvent,
+    /// };
+    ///
+    /// let events = Arc::new(InMemoryRecorder::new());
+    /// let keys = Arc::new(InMemoryDataKeys::new(Arc::clone(&events), None));
+    /// let key = AesCipher::new(&AesCipher::create_key(32)?)?;
+    /// let keyring = Arc::new(Keyring::new(keys, Arc::new(key)));
+    /// let keyed = KeyedRecorder::new(events.clone(), Arc::clone(&keyring));
+    /// let (alice, bob) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    /// for id in [alice, bob] {
+    ///     keyed.insert_events(&[StoredEvent {
+    ///         originator_id: id,
+    ///         originator_version: 1,
+    ///         topic: "t".into(),
+    ///         state: br#"{"a":1}"#.to_vec(),
+    ///     }])?;
+    /// }
+    /// keyring.forget(bob)?;
+    ///
+    /// // The rows as stored, opened one by one.
+    /// let stored = events.select_notifications(1, 10)?;
+    /// let states: Vec<_> = stored.iter().map(|n| (n.originator_id, &n.state[..])).collect();
+    /// let opened = keyring.open_states(&states)?;
+    /// assert_eq!(opened[0], OpenedState::Plain(br#"{"a":1}"#.to_vec()));
+    /// assert_eq!(opened[1], OpenedState::Forgotten);
+    /// assert_eq!(
+    ///     keyring.open_states(&[(uuid::Uuid::new_v4(), b"x")])?,
+    ///     [OpenedState::NoKey]
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_states(
         &self,
         states: &[(Uuid, &[u8])],
@@ -370,8 +407,8 @@ impl Keyring {
     }
 }
 
-/// An application recorder whose events are encrypted under per-aggregate keys (see the
-/// [module](self)): what the application's own recorder is when per-aggregate keys are on.
+/// An application recorder whose events are encrypted under per-aggregate keys (see
+/// [`Keyring`]): what the application's own recorder is when per-aggregate keys are on.
 ///
 /// It hands the recorder it wraps encrypted state, and gives its readers decrypted state (as
 /// the mapper would have produced it without a cipher: serialised, then compressed if a
@@ -484,8 +521,8 @@ impl ProcessRecorder for KeyedRecorder {
     }
 }
 
-/// A snapshot recorder whose snapshots are encrypted under their aggregates' keys (see the
-/// [module](self)). A snapshot of a forgotten aggregate is neither stored nor read (the error
+/// A snapshot recorder whose snapshots are encrypted under their aggregates' keys (see
+/// [`Keyring`]). A snapshot of a forgotten aggregate is neither stored nor read (the error
 /// [`PersistenceError::Forgotten`]); forgetting removes the stored ones.
 #[derive(Clone)]
 pub struct KeyedSnapshotRecorder {

@@ -45,6 +45,39 @@ const DATA_KEYS: &str = "stored_data_keys";
 /// assert!(inspector.application("Worlds")?.is_none()); // and no table was created
 /// # Ok::<(), eventsourcing::persistence::PersistenceError>(())
 /// ```
+///
+/// A store written with per-aggregate keys has a key table, which the inspector reads too:
+///
+/// ```
+/// use std::sync::Arc;
+/// use eventsourcing::persistence::{AesCipher, AggregateRecorder, EventQuery, StoreInspector};
+/// use eventsourcing::prelude::*;
+/// use eventsourcing::sqlite::{SqliteDatastore, SqliteInspector};
+///
+/// # let dir = std::env::temp_dir().join(format!("es-doc-inspect-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let db = dir.join("keyed.db");
+/// # let db = db.to_str().unwrap();
+/// let key = AesCipher::create_key(32)?;
+/// let app = Application::builder("Accounts")
+///     .without_process_env()
+///     .env("PERSISTENCE_MODULE", "eventsourcing.sqlite")
+///     .env("SQLITE_DBNAME", db)
+///     .cipher_key(key.as_str())
+///     .per_aggregate_keys(true)
+///     .build()?;
+/// # drop(app);
+///
+/// let inspector = SqliteInspector::new(Arc::new(SqliteDatastore::open(db)?));
+/// let tables = inspector.application("Accounts")?.expect("the store has events");
+/// assert_eq!(tables.data_keys.as_deref(), Some("stored_data_keys"));
+/// assert_eq!(inspector.count_data_keys(&tables)?.aggregates, 0);
+/// let key = Arc::new(AesCipher::new(&key)?);
+/// let keyed = inspector.keyed_events(&tables, key)?.expect("a key table");
+/// assert!(keyed.select_events(uuid::Uuid::new_v4(), &EventQuery::new())?.is_empty());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SqliteInspector {
     datastore: Arc<SqliteDatastore>,
