@@ -1,26 +1,37 @@
 //! The export format: JSON lines, one record per line, each with a `"type"`.
 //!
 //! ```text
-//! {"type":"header","format":"eventsourcing-export","version":1}
+//! {"type":"header","format":"eventsourcing-export","version":2}
 //! {"type":"application","name":"worlds"}
 //! {"type":"event","notification_id":1,"originator_id":"…","originator_version":1,"topic":"…","state":"<base64>"}
 //! {"type":"snapshot","originator_id":"…","originator_version":3,"topic":"eventsourcing.domain:Snapshot","state":"<base64>"}
 //! {"type":"tracking","application_name":"Bank","notification_id":42}
-//! {"type":"end","application":"worlds","events":3,"snapshots":1,"tracking":1}
+//! {"type":"data_key","originator_id":"…","data_key":"<base64>"}
+//! {"type":"data_key","originator_id":"…","data_key":null}
+//! {"type":"end","application":"worlds","events":3,"snapshots":1,"tracking":1,"data_keys":2}
 //! ```
 //!
 //! A header, then per application: its name, its events in notification id order, its
-//! snapshots, its tracking positions, and an end record with the counts (which tells a
-//! complete file from a truncated one). `state` is the stored bytes, in standard base64 with
-//! padding, exactly as the store holds them (compressed and encrypted if the store is), so an
-//! import writes the same bytes. `export --decoded` adds `"decoded"`, the state as JSON,
-//! where it decodes, for people to read; import ignores it.
+//! snapshots, its tracking positions, its data keys (per-aggregate keys), and an end record
+//! with the counts (which tells a complete file from a truncated one). `state` is the stored
+//! bytes, in standard base64 with padding, exactly as the store holds them (compressed and
+//! encrypted if the store is), so an import writes the same bytes. `export --decoded` adds
+//! `"decoded"`, the state as JSON, where it decodes, for people to read; import ignores it.
+//!
+//! `data_key` records are the rows of an application's key table: each aggregate's data key
+//! as stored (encrypted under the application's key, `CIPHER_KEY`), in base64, or `null` for
+//! a forgotten aggregate. Format version 2 added them, and the end record's `data_keys`
+//! count. An export is written as version 1 (no key records, no `data_keys` count) when no
+//! application of the store has a key table, so that readers of version 1 still read it; this
+//! program reads both.
 
 use std::io::BufRead;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use eventsourcing::persistence::{ApplicationContents, Notification, StoredEvent, Tracking};
+use eventsourcing::persistence::{
+    ApplicationContents, Notification, StoredDataKey, StoredEvent, Tracking,
+};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -28,11 +39,14 @@ use crate::error::Failure;
 
 /// The `format` of the header.
 pub(crate) const FORMAT: &str = "eventsourcing-export";
-/// The `version` of the header: this format's.
-pub(crate) const VERSION: u64 = 1;
+/// The `version` of the header: this format's (with data-key records).
+pub(crate) const VERSION: u64 = 2;
+/// The version of exports without data keys, which readers of version 1 read.
+pub(crate) const VERSION_WITHOUT_KEYS: u64 = 1;
 
-pub(crate) fn header() -> Value {
-    json!({"type": "header", "format": FORMAT, "version": VERSION})
+/// The header of an export of `version`.
+pub(crate) fn header(version: u64) -> Value {
+    json!({"type": "header", "format": FORMAT, "version": version})
 }
 
 pub(crate) fn application(name: &str) -> Value {
@@ -76,14 +90,36 @@ pub(crate) fn tracking(record: &Tracking) -> Value {
     })
 }
 
-pub(crate) fn end(name: &str, contents: (u64, u64, u64)) -> Value {
+pub(crate) fn data_key(key: &StoredDataKey) -> Value {
     json!({
+        "type": "data_key",
+        "originator_id": key.originator_id,
+        "data_key": key.wrapped.as_ref().map(|wrapped| STANDARD.encode(wrapped)),
+    })
+}
+
+/// How many records of each kind an application has in an export.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) events: u64,
+    pub(crate) snapshots: u64,
+    pub(crate) tracking: u64,
+    pub(crate) data_keys: u64,
+}
+
+/// The end record of an application, in an export of `version`.
+pub(crate) fn end(name: &str, counts: Counts, version: u64) -> Value {
+    let mut line = json!({
         "type": "end",
         "application": name,
-        "events": contents.0,
-        "snapshots": contents.1,
-        "tracking": contents.2,
-    })
+        "events": counts.events,
+        "snapshots": counts.snapshots,
+        "tracking": counts.tracking,
+    });
+    if version >= 2 {
+        line["data_keys"] = json!(counts.data_keys);
+    }
+    line
 }
 
 /// One line's fields, with errors that say which line and field.
@@ -126,6 +162,14 @@ impl Fields<'_> {
             .map_err(|e| self.fail(format!("{name:?} is not base64: {e}")))
     }
 
+    /// Bytes in base64, or `null`.
+    fn bytes_or_null(&self, name: &str) -> Result<Option<Vec<u8>>, Failure> {
+        match self.field(name)? {
+            Value::Null => Ok(None),
+            _ => self.bytes(name).map(Some),
+        }
+    }
+
     fn stored(&self) -> Result<StoredEvent, Failure> {
         Ok(StoredEvent {
             originator_id: self.uuid("originator_id")?,
@@ -146,6 +190,7 @@ pub(crate) fn read(
     // The application being read, until its end record.
     let mut open = false;
     let mut seen_header = false;
+    let mut version = VERSION;
     let mut number = 0;
     for line in input.lines() {
         number += 1;
@@ -166,14 +211,14 @@ pub(crate) fn read(
                 return Err(fields.fail(format!(
                     "not an export of eventsourcing (the first line must be its header, \
                      {})",
-                    header()
+                    header(VERSION)
                 )));
             }
-            let version = fields.number("version")?;
-            if version != VERSION {
+            version = fields.number("version")?;
+            if !(VERSION_WITHOUT_KEYS..=VERSION).contains(&version) {
                 return Err(fields.fail(format!(
-                    "an export of format version {version}, and this program reads version \
-                     {VERSION}"
+                    "an export of format version {version}, and this program reads versions \
+                     {VERSION_WITHOUT_KEYS} and {VERSION}"
                 )));
             }
             seen_header = true;
@@ -212,12 +257,19 @@ pub(crate) fn read(
                 fields.string("application_name")?,
                 fields.number("notification_id")?,
             )),
+            "data_key" if version >= 2 => contents.data_keys.push(StoredDataKey {
+                originator_id: fields.uuid("originator_id")?,
+                wrapped: fields.bytes_or_null("data_key")?,
+            }),
             "end" => {
-                let counts = [
+                let mut counts = vec![
                     ("events", contents.events.len()),
                     ("snapshots", contents.snapshots.len()),
                     ("tracking", contents.tracking.len()),
                 ];
+                if version >= 2 {
+                    counts.push(("data_keys", contents.data_keys.len()));
+                }
                 for (field, read) in counts {
                     let said = fields.number(field)?;
                     if u64::try_from(read).ok() != Some(said) {
@@ -263,26 +315,70 @@ mod tests {
                 state: vec![0, 1, 255],
             },
         };
+        let keys = [
+            StoredDataKey {
+                originator_id: Uuid::from_u128(5),
+                wrapped: Some(vec![9, 8, 7]),
+            },
+            StoredDataKey {
+                originator_id: Uuid::from_u128(6),
+                wrapped: None,
+            },
+        ];
+        let counts = Counts {
+            events: 1,
+            tracking: 1,
+            data_keys: 2,
+            ..Counts::default()
+        };
         let text = lines(&[
-            header(),
+            header(VERSION),
             application("worlds"),
             event(&n, None),
             tracking(&Tracking::new("Up", 3)),
-            end("worlds", (1, 0, 1)),
+            data_key(&keys[0]),
+            data_key(&keys[1]),
+            end("worlds", counts, VERSION),
         ]);
         let read = read(text.as_bytes(), |_| {}).unwrap();
         assert_eq!(read.len(), 1);
         assert_eq!(read[0].0, "worlds");
-        assert_eq!(read[0].1.events, [n]);
+        assert_eq!(read[0].1.events, std::slice::from_ref(&n));
         assert_eq!(read[0].1.tracking, [Tracking::new("Up", 3)]);
+        assert_eq!(read[0].1.data_keys, keys);
+
+        // Version 1: no key records, no count of them.
+        let counts = Counts {
+            data_keys: 0,
+            ..counts
+        };
+        let v1 = lines(&[
+            header(VERSION_WITHOUT_KEYS),
+            application("worlds"),
+            event(&n, None),
+            tracking(&Tracking::new("Up", 3)),
+            end("worlds", counts, VERSION_WITHOUT_KEYS),
+        ]);
+        assert!(!v1.contains("data_keys"));
+        let read_v1 = super::read(v1.as_bytes(), |_| {}).unwrap();
+        assert_eq!(read_v1[0].1.events, [n]);
+        assert!(read_v1[0].1.data_keys.is_empty());
     }
 
     #[test]
     fn cut_short_and_wrong_counts_are_errors() {
-        let text = lines(&[header(), application("w")]);
+        let text = lines(&[header(VERSION), application("w")]);
         let error = read(text.as_bytes(), |_| {}).unwrap_err();
         assert!(error.to_string().contains("cut short"), "{error}");
-        let text = lines(&[header(), application("w"), end("w", (1, 0, 0))]);
+        let one_event = Counts {
+            events: 1,
+            ..Counts::default()
+        };
+        let text = lines(&[
+            header(VERSION),
+            application("w"),
+            end("w", one_event, VERSION),
+        ]);
         let error = read(text.as_bytes(), |_| {}).unwrap_err();
         assert!(error.to_string().contains("line 3"), "{error}");
         let error = read(&b"{\"type\":\"event\"}\n"[..], |_| {}).unwrap_err();

@@ -1,25 +1,46 @@
 //! Decoding a stored state without the Rust types of its events: [`decode_state`], the one
-//! place where stored bytes become JSON, for every command.
+//! place where stored bytes become JSON, for every command, and [`Decoder`], which opens an
+//! application's states with its settings (and, with per-aggregate keys, under each
+//! aggregate's data key) before decoding them.
 
-use eventsourcing::persistence::{CipherError, Mapper, PersistenceError};
+use std::sync::Arc;
+
+use eventsourcing::persistence::{
+    CipherError, Keyring, Mapper, OpenedState, PersistenceError, StoredEvent,
+};
 use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::Failure;
 
 /// What a stored state holds, once decoded.
-///
-/// One variant today. When aggregates' data keys can be destroyed (events "forgotten"), their
-/// events will decode to a variant of their own here, so that `verify` reports them as
-/// forgotten rather than faulty, and `history` shows them as such.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Decoded {
-    /// The state, a JSON object, as the application stored it.
-    Json(Map<String, Value>),
+    /// The state, a JSON object, as the application stored it, and its serialised bytes
+    /// (decrypted and decompressed: what the hash chain hashes).
+    Json {
+        state: Map<String, Value>,
+        plain: Vec<u8>,
+    },
+    /// The aggregate was forgotten (per-aggregate keys): its data key was destroyed, so the
+    /// state can't be read. Not a fault: the store is as forgetting leaves it.
+    Forgotten,
 }
 
 impl Decoded {
     /// The JSON object, if the state could be read.
     pub(crate) fn json(&self) -> Option<&Map<String, Value>> {
         match self {
-            Decoded::Json(map) => Some(map),
+            Decoded::Json { state, .. } => Some(state),
+            Decoded::Forgotten => None,
+        }
+    }
+
+    /// The serialised state (decrypted and decompressed), if the state could be read.
+    pub(crate) fn plain(&self) -> Option<&[u8]> {
+        match self {
+            Decoded::Json { plain, .. } => Some(plain),
+            Decoded::Forgotten => None,
         }
     }
 }
@@ -27,6 +48,10 @@ impl Decoded {
 /// At which step decoding a stored state failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
+    /// Finding the aggregate's data key (per-aggregate keys): the key table has no row for it.
+    NoKey,
+    /// Decrypting the aggregate's data key with the application key (`CIPHER_KEY`).
+    Key,
     /// Decrypting it (a wrong key, or altered bytes).
     Decrypt,
     /// Decompressing it.
@@ -89,7 +114,10 @@ pub(crate) fn decode_state(mapper: &Mapper, state: &[u8]) -> Result<Decoded, Dec
         },
     })?;
     match serde_json::from_slice::<Value>(&plain) {
-        Ok(Value::Object(map)) => Ok(Decoded::Json(map)),
+        Ok(Value::Object(map)) => Ok(Decoded::Json {
+            state: map,
+            plain: plain.into_owned(),
+        }),
         Ok(other) => Err(DecodeFault {
             step: Step::Json,
             message: format!(
@@ -114,6 +142,101 @@ pub(crate) fn decode_state(mapper: &Mapper, state: &[u8]) -> Result<Decoded, Dec
     }
 }
 
+/// What reading a stored state gave.
+pub(crate) type State = Result<Decoded, DecodeFault>;
+
+/// How an application's stored states are opened and decoded: its mapper (with the cipher
+/// and compressor of its settings; with per-aggregate keys, the compressor only) and, with
+/// per-aggregate keys, its keyring (the key table, and `CIPHER_KEY` to decrypt the data keys).
+pub(crate) struct Decoder {
+    mapper: Mapper,
+    keyring: Option<Arc<Keyring>>,
+    /// The key table, for messages.
+    key_table: String,
+}
+
+impl Decoder {
+    /// A decoder of states sealed by `mapper` only.
+    pub(crate) fn plain(mapper: Mapper) -> Self {
+        Decoder {
+            mapper,
+            keyring: None,
+            key_table: String::new(),
+        }
+    }
+
+    /// A decoder of states encrypted under per-aggregate keys (kept in `key_table`), then
+    /// opened by `mapper` (which has no cipher).
+    pub(crate) fn keyed(mapper: Mapper, keyring: Arc<Keyring>, key_table: &str) -> Self {
+        Decoder {
+            mapper,
+            keyring: Some(keyring),
+            key_table: key_table.to_string(),
+        }
+    }
+
+    /// Decodes states as the store holds them (`(aggregate id, stored state)`, events' or
+    /// snapshots'), each on its own: with per-aggregate keys, under its aggregate's data key
+    /// (all the keys read at once). An error only if the key table can't be read.
+    pub(crate) fn decode_stored(&self, states: &[(Uuid, &[u8])]) -> Result<Vec<State>, Failure> {
+        let Some(keyring) = &self.keyring else {
+            return Ok(states
+                .iter()
+                .map(|(_, state)| decode_state(&self.mapper, state))
+                .collect());
+        };
+        let opened = keyring.open_states(states)?;
+        Ok(opened
+            .into_iter()
+            .map(|opened| match opened {
+                OpenedState::Plain(plain) => decode_state(&self.mapper, &plain),
+                OpenedState::Forgotten => Ok(Decoded::Forgotten),
+                OpenedState::NoKey => Err(DecodeFault {
+                    step: Step::NoKey,
+                    message: format!(
+                        "the aggregate has no data key (no row in {}): its events were stored \
+                         without per-aggregate keys, or its key was lost",
+                        self.key_table
+                    ),
+                }),
+                OpenedState::BadKey(_) => Err(DecodeFault {
+                    step: Step::Key,
+                    message: "can't decrypt the aggregate's data key with CIPHER_KEY: \
+                              authentication failed (the CIPHER_KEY is not the key the data \
+                              keys are stored under, or the key was altered)"
+                        .into(),
+                }),
+                OpenedState::Damaged(error) => Err(DecodeFault {
+                    step: Step::Decrypt,
+                    message: match error {
+                        CipherError::Damaged => "can't decrypt the state with the aggregate's \
+                                                 data key: authentication failed (the bytes \
+                                                 were altered)"
+                            .into(),
+                        other => {
+                            format!("can't decrypt the state with the aggregate's data key: {other}")
+                        }
+                    },
+                }),
+                other => Err(DecodeFault {
+                    step: Step::Key,
+                    message: format!("can't open the state: {other:?}"),
+                }),
+            })
+            .collect())
+    }
+
+    /// Decodes a state read through the application's own view of its events (a
+    /// `KeyedRecorder` with per-aggregate keys, which has decrypted it already, and gives a
+    /// forgotten aggregate's notifications an empty state).
+    pub(crate) fn decode_opened(&self, stored: &StoredEvent) -> State {
+        if self.keyring.is_some() && stored.is_forgotten() {
+            return Ok(Decoded::Forgotten);
+        }
+        decode_state(&self.mapper, &stored.state)
+    }
+}
+
 /// The timestamp of a decoded event or snapshot (`"timestamp"`, as the reference writes it,
 /// `{"_type_": "datetime_iso", "_data_": "..."}`, or as a plain string).
 pub(crate) fn timestamp(state: &Map<String, Value>) -> Option<&str> {
@@ -124,10 +247,13 @@ pub(crate) fn timestamp(state: &Map<String, Value>) -> Option<&str> {
     }
 }
 
-/// The state without its timestamp (shown apart), as compact JSON.
+/// The state without its timestamp (shown apart) and its hash-chain fields (which `verify`
+/// checks), as compact JSON.
 pub(crate) fn fields(state: &Map<String, Value>) -> String {
     let mut fields = state.clone();
     fields.remove("timestamp");
+    fields.remove("__event_hash__");
+    fields.remove("__previous_hash__");
     Value::Object(fields).to_string()
 }
 
@@ -149,6 +275,7 @@ mod tests {
     #[test]
     fn plain_json_decodes() {
         let decoded = decode_state(&Mapper::default(), br#"{"timestamp":"t","a":1}"#).unwrap();
+        assert_eq!(decoded.plain(), Some(&br#"{"timestamp":"t","a":1}"#[..]));
         let json = decoded.json().unwrap();
         assert_eq!(timestamp(json), Some("t"));
         assert_eq!(fields(json), r#"{"a":1}"#);

@@ -8,8 +8,8 @@ use clap::Args;
 use eventsourcing::persistence::SUBSCRIPTION_PAGE;
 use serde_json::Value;
 
-use crate::backup;
-use crate::decode::decode_state;
+use crate::backup::{self, Counts};
+use crate::decode::State;
 use crate::error::Failure;
 use crate::output;
 use crate::store::{App, Store};
@@ -26,8 +26,16 @@ pub(crate) struct ExportArgs {
     decoded: bool,
 }
 
-/// How many events, snapshots and tracking positions of each application were exported.
-type Counts = Vec<(String, (u64, u64, u64))>;
+/// How many records of each application were exported.
+type AllCounts = Vec<(String, Counts)>;
+
+/// The decoded state to add to a record, if it decodes (and `--decoded`).
+fn decoded(state: State) -> Option<Value> {
+    state
+        .ok()
+        .and_then(|d| d.json().cloned())
+        .map(Value::Object)
+}
 
 fn write_line(out: &mut dyn Write, value: &Value) -> Result<(), Failure> {
     serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)?;
@@ -35,24 +43,34 @@ fn write_line(out: &mut dyn Write, value: &Value) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Writes one application; returns how many events, snapshots and tracking records.
+/// Writes one application (in an export of format `version`); returns how many records of
+/// each kind.
 fn export_application(
     store: &Store,
     app: &App,
-    decoded: bool,
+    decode: bool,
+    version: u64,
     out: &mut dyn Write,
-) -> Result<(u64, u64, u64), Failure> {
+) -> Result<Counts, Failure> {
     let in_app = |e| Failure::from(e).context(format!("application {:?}", app.name));
+    // The stored bytes, as they are (with per-aggregate keys, encrypted under the data keys,
+    // which are exported too).
     let recorder = store.events(app)?;
-    let mapper = store.mapper(app)?;
-    let decode = |state: &[u8]| -> Option<Value> {
-        if !decoded {
-            return None;
+    let decoder = if decode {
+        Some(store.decoder(app)?)
+    } else {
+        None
+    };
+    // The decoded states of a page, if `--decoded`.
+    let decode_page = |states: &[(uuid::Uuid, &[u8])]| -> Result<Vec<Option<Value>>, Failure> {
+        match &decoder {
+            None => Ok(vec![None; states.len()]),
+            Some(decoder) => Ok(decoder
+                .decode_stored(states)?
+                .into_iter()
+                .map(decoded)
+                .collect()),
         }
-        decode_state(&mapper, state)
-            .ok()
-            .and_then(|d| d.json().cloned())
-            .map(Value::Object)
     };
     let total = store.inspector.count_events(&app.tables).map_err(in_app)?
         + store
@@ -61,7 +79,7 @@ fn export_application(
             .map_err(in_app)?;
     let bar = output::progress(Some(total), &format!("exporting {}", app.name));
     write_line(out, &backup::application(&app.name))?;
-    let (mut events, mut snapshots) = (0, 0);
+    let mut counts = Counts::default();
     // The events committed before the export began.
     let max = recorder.max_notification_id().map_err(in_app)?;
     let mut start = 1;
@@ -72,12 +90,14 @@ fn export_application(
         let Some(end) = page.last().map(|n| n.id) else {
             break;
         };
-        for notification in page.iter().filter(|n| n.id <= max) {
-            write_line(
-                out,
-                &backup::event(notification, decode(&notification.state)),
-            )?;
-            events += 1;
+        let page: Vec<_> = page.into_iter().filter(|n| n.id <= max).collect();
+        let states: Vec<_> = page
+            .iter()
+            .map(|n| (n.originator_id, n.state.as_slice()))
+            .collect();
+        for (notification, decoded) in page.iter().zip(decode_page(&states)?) {
+            write_line(out, &backup::event(notification, decoded))?;
+            counts.events += 1;
             bar.inc(1);
         }
         start = end + 1;
@@ -90,9 +110,13 @@ fn export_application(
             .map_err(in_app)?;
         let Some(last) = page.last() else { break };
         after = Some((last.originator_id, last.originator_version));
-        for snapshot in &page {
-            write_line(out, &backup::snapshot(snapshot, decode(&snapshot.state)))?;
-            snapshots += 1;
+        let states: Vec<_> = page
+            .iter()
+            .map(|s| (s.originator_id, s.state.as_slice()))
+            .collect();
+        for (snapshot, decoded) in page.iter().zip(decode_page(&states)?) {
+            write_line(out, &backup::snapshot(snapshot, decoded))?;
+            counts.snapshots += 1;
             bar.inc(1);
         }
     }
@@ -100,12 +124,21 @@ fn export_application(
     for record in &tracking {
         write_line(out, &backup::tracking(record))?;
     }
-    let counts = (
-        events,
-        snapshots,
-        u64::try_from(tracking.len()).unwrap_or(0),
-    );
-    write_line(out, &backup::end(&app.name, counts))?;
+    counts.tracking = u64::try_from(tracking.len()).unwrap_or(0);
+    let mut after = None;
+    loop {
+        let page = store
+            .inspector
+            .select_data_keys(&app.tables, after, SUBSCRIPTION_PAGE)
+            .map_err(in_app)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.originator_id);
+        for key in &page {
+            write_line(out, &backup::data_key(key))?;
+            counts.data_keys += 1;
+        }
+    }
+    write_line(out, &backup::end(&app.name, counts, version))?;
     bar.finish_and_clear();
     Ok(counts)
 }
@@ -119,13 +152,19 @@ pub(crate) fn run(args: &StoreArgs, command: &ExportArgs) -> Result<ExitCode, Fa
             store.description
         )));
     }
-    let export = |out: &mut dyn Write| -> Result<Counts, Failure> {
-        write_line(out, &backup::header())?;
+    // Version 1, which older readers read, unless there are data keys to export.
+    let version = if apps.iter().any(|app| app.tables.data_keys.is_some()) {
+        backup::VERSION
+    } else {
+        backup::VERSION_WITHOUT_KEYS
+    };
+    let export = |out: &mut dyn Write| -> Result<AllCounts, Failure> {
+        write_line(out, &backup::header(version))?;
         let mut counts = Vec::new();
         for app in &apps {
             counts.push((
                 app.name.clone(),
-                export_application(&store, app, command.decoded, out)?,
+                export_application(&store, app, command.decoded, version, out)?,
             ));
         }
         out.flush()?;
@@ -160,15 +199,22 @@ pub(crate) fn run(args: &StoreArgs, command: &ExportArgs) -> Result<ExitCode, Fa
             return Err(failure);
         }
     };
-    for (name, (events, snapshots, tracking)) in counts {
+    for (name, counts) in counts {
         let name = if name.is_empty() {
             "(unnamed)".to_string()
         } else {
             name
         };
+        let keys = if version >= 2 {
+            format!(", {} data keys", counts.data_keys)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "exported {name}: {events} events, {snapshots} snapshots, {tracking} tracking \
-             positions to {}",
+            "exported {name}: {} events, {} snapshots, {} tracking positions{keys} to {}",
+            counts.events,
+            counts.snapshots,
+            counts.tracking,
             path.display()
         );
     }

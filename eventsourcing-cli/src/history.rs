@@ -1,13 +1,18 @@
 //! `history ID [--at VERSION]`: an aggregate's events, decoded.
+//!
+//! With per-aggregate keys, the events are read as the application reads them (a
+//! `KeyedRecorder`); a forgotten aggregate's events are listed as forgotten (version and
+//! topic, no state), after a line that says so, and the exit status is 0: the store is as
+//! forgetting leaves it.
 
 use std::process::ExitCode;
 
 use clap::Args;
-use eventsourcing::persistence::EventQuery;
+use eventsourcing::persistence::{EventQuery, PersistenceError, StoredEvent};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::decode::{decode_state, fields, timestamp};
+use crate::decode::{fields, timestamp, Decoded};
 use crate::error::Failure;
 use crate::output;
 use crate::store::Store;
@@ -32,15 +37,25 @@ pub(crate) fn run(args: &StoreArgs, command: &HistoryArgs) -> Result<ExitCode, F
     let id = parse_id(&command.id)?;
     let store = Store::open(args, false)?;
     let app = store.application()?;
-    let mapper = store.mapper(&app)?;
+    let decoder = store.decoder(&app)?;
     let mut query = EventQuery::new();
     if let Some(at) = command.at {
         query = query.lte(at);
     }
-    let events = store
-        .events(&app)?
-        .select_events(id, &query)
-        .map_err(|e| Failure::from(e).context(format!("can't read the events of {id}")))?;
+    let cant_read = |e| Failure::from(e).context(format!("can't read the events of {id}"));
+    let (events, forgotten): (Vec<StoredEvent>, bool) =
+        match store.app_events(&app)?.select_events(id, &query) {
+            Ok(events) => (events, false),
+            // What is left of them: ids, versions and topics.
+            Err(PersistenceError::Forgotten { .. }) => (
+                store
+                    .events(&app)?
+                    .select_events(id, &query)
+                    .map_err(cant_read)?,
+                true,
+            ),
+            Err(error) => return Err(cant_read(error)),
+        };
     if events.is_empty() {
         let at = command
             .at
@@ -52,13 +67,35 @@ pub(crate) fn run(args: &StoreArgs, command: &HistoryArgs) -> Result<ExitCode, F
     }
     let mut rows = Vec::with_capacity(events.len());
     for event in &events {
-        let decoded = decode_state(&mapper, &event.state).map_err(|fault| {
-            Failure::new(format!(
-                "aggregate {id} version {}: {fault} (`eventsourcing verify` checks every event)",
-                event.originator_version
-            ))
-        })?;
+        let decoded = if forgotten {
+            Decoded::Forgotten
+        } else {
+            decoder.decode_opened(event).map_err(|fault| {
+                Failure::new(format!(
+                    "aggregate {id} version {}: {fault} (`eventsourcing verify` checks every \
+                     event)",
+                    event.originator_version
+                ))
+            })?
+        };
         let Some(state) = decoded.json() else {
+            if args.json {
+                output::json(&json!({
+                    "originator_id": id,
+                    "originator_version": event.originator_version,
+                    "topic": event.topic,
+                    "forgotten": true,
+                    "timestamp": null,
+                    "state": null,
+                }))?;
+            } else {
+                rows.push(vec![
+                    event.originator_version.to_string(),
+                    "-".to_string(),
+                    event.topic.to_string(),
+                    "forgotten".to_string(),
+                ]);
+            }
             continue;
         };
         if args.json {
@@ -79,7 +116,15 @@ pub(crate) fn run(args: &StoreArgs, command: &HistoryArgs) -> Result<ExitCode, F
         }
     }
     if !args.json {
-        output::line(format!("aggregate {id}"))?;
+        if forgotten {
+            output::line(format!(
+                "aggregate {id} was forgotten: its data key was destroyed, so the state of \
+                 its {} events can't be read",
+                events.len()
+            ))?;
+        } else {
+            output::line(format!("aggregate {id}"))?;
+        }
         output::line(output::table(
             &["version", "timestamp", "topic", "state"],
             rows,

@@ -4,7 +4,9 @@
 //! with the notification ids they had, gaps included (PostgreSQL leaves gaps where inserts
 //! were rolled back), rather than given new ones: the ids are what followers' tracking
 //! positions and projections refer to, so they must stay. Everything is written in one
-//! transaction, into applications that must be empty unless `--replace` is given.
+//! transaction, into applications that must be empty unless `--replace` is given. The data
+//! keys of an application with per-aggregate keys are written into its key table in the same
+//! transaction.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -144,11 +146,17 @@ pub(crate) fn run(args: &StoreArgs, command: &ImportArgs) -> Result<ExitCode, Fa
                 "events": contents.events.len(),
                 "snapshots": contents.snapshots.len(),
                 "tracking": contents.tracking.len(),
+                "data_keys": contents.data_keys.len(),
                 "store": store.description,
             }))?;
         } else {
+            let keys = if contents.data_keys.is_empty() {
+                String::new()
+            } else {
+                format!(", {} data keys", contents.data_keys.len())
+            };
             output::line(format!(
-                "imported {shown}: {} events, {} snapshots, {} tracking positions into {}",
+                "imported {shown}: {} events, {} snapshots, {} tracking positions{keys} into {}",
                 contents.events.len(),
                 contents.snapshots.len(),
                 contents.tracking.len(),

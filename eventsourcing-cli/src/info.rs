@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use eventsourcing::persistence::Environment;
+use eventsourcing::persistence::{DataKeyCounts, Environment};
 use eventsourcing::postgres::{POSTGRES_DBNAME, POSTGRES_HOST, POSTGRES_PORT, POSTGRES_SCHEMA};
 use eventsourcing::sqlite::SQLITE_DBNAME;
 use serde_json::{json, Value};
@@ -28,6 +28,8 @@ struct Report {
     snapshots: Option<u64>,
     last: u64,
     positions: Vec<Position>,
+    /// The rows of the key table (per-aggregate keys), if the application has one.
+    data_keys: Option<DataKeyCounts>,
 }
 
 pub(crate) fn run(args: &StoreArgs) -> Result<ExitCode, Failure> {
@@ -35,8 +37,9 @@ pub(crate) fn run(args: &StoreArgs) -> Result<ExitCode, Failure> {
     let mut reports = Vec::new();
     for app in store.applications()? {
         let in_app = |e| Failure::from(e).context(format!("application {:?}", app.name));
-        // Bad cipher or compressor settings are an error here too.
-        store.mapper(&app)?;
+        // Bad cipher or compressor settings are an error here too (and, with per-aggregate
+        // keys, no CIPHER_KEY).
+        store.decoder(&app)?;
         let recorder = store.events(&app)?;
         let events = store.inspector.count_events(&app.tables).map_err(in_app)?;
         let snapshots = match app.tables.snapshots {
@@ -49,6 +52,15 @@ pub(crate) fn run(args: &StoreArgs) -> Result<ExitCode, Failure> {
             None => None,
         };
         let last = recorder.max_notification_id().map_err(in_app)?;
+        let data_keys = match app.tables.data_keys {
+            Some(_) => Some(
+                store
+                    .inspector
+                    .count_data_keys(&app.tables)
+                    .map_err(in_app)?,
+            ),
+            None => None,
+        };
         let mut positions = Vec::new();
         for tracking in store.inspector.tracking(&app.tables).map_err(in_app)? {
             positions.push(Position {
@@ -63,6 +75,7 @@ pub(crate) fn run(args: &StoreArgs) -> Result<ExitCode, Failure> {
             snapshots,
             last,
             positions,
+            data_keys,
         });
     }
     if args.json {
@@ -136,6 +149,9 @@ fn to_json(store: &Store, reports: &[Report]) -> Value {
                 "events": report.events,
                 "snapshots": report.snapshots,
                 "last_notification_id": report.last,
+                "per_aggregate_keys": report.data_keys.is_some(),
+                "data_keys": report.data_keys.map(|c| c.aggregates),
+                "forgotten": report.data_keys.map(|c| c.forgotten),
                 "tracking": tracking,
             })
         })
@@ -160,23 +176,32 @@ fn print_tables(store: &Store, reports: &[Report]) -> Result<(), Failure> {
             name.to_string()
         }
     };
+    // The key columns only for a store with per-aggregate keys.
+    let keyed = reports.iter().any(|r| r.data_keys.is_some());
     let rows = reports
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 shown(&r.name),
                 r.events.to_string(),
                 r.snapshots.map_or("-".into(), |n| n.to_string()),
                 r.last.to_string(),
-            ]
+            ];
+            if keyed {
+                row.push(r.data_keys.map_or("-".into(), |c| c.aggregates.to_string()));
+                row.push(r.data_keys.map_or("-".into(), |c| c.forgotten.to_string()));
+            }
+            row
         })
         .collect();
     output::line("")?;
-    output::line(output::table(
-        &["application", "events", "snapshots", "last notification"],
-        rows,
-        &[1, 2, 3],
-    ))?;
+    let mut header = vec!["application", "events", "snapshots", "last notification"];
+    let mut numeric = vec![1, 2, 3];
+    if keyed {
+        header.extend(["data keys", "forgotten"]);
+        numeric.extend([4, 5]);
+    }
+    output::line(output::table(&header, rows, &numeric))?;
     let positions: Vec<Vec<String>> = reports
         .iter()
         .flat_map(|r| {

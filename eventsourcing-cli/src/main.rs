@@ -2,8 +2,11 @@
 //!
 //! It reads a store (SQLite or PostgreSQL) configured as the applications that write it are,
 //! by the same environment variables (`PERSISTENCE_MODULE`, `SQLITE_DBNAME`, `POSTGRES_*`,
-//! `CIPHER_KEY`, `COMPRESSOR_TOPIC`, each also with the application's prefix) or by the
-//! equivalent flags, and never creates or changes anything while it reads:
+//! `CIPHER_KEY`, `COMPRESSOR_TOPIC`, `HASH_CHAIN`, each also with the application's prefix) or
+//! by the equivalent flags, and never creates or changes anything while it reads. A store
+//! written with per-aggregate keys is recognised by its key table: its states are decrypted
+//! under each aggregate's data key (which `CIPHER_KEY` decrypts), and forgotten aggregates are
+//! shown as forgotten.
 //!
 //! - `info`: the applications in the store, their events and snapshots, the last
 //!   notification id, and each follower's position and lag behind its leaders;
@@ -42,9 +45,10 @@ use error::Failure;
 /// The store is configured as the applications configure it: PERSISTENCE_MODULE
 /// (eventsourcing.sqlite or eventsourcing.postgres), SQLITE_DBNAME, POSTGRES_DBNAME,
 /// POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_SCHEMA,
-/// CIPHER_TOPIC, CIPHER_KEY and COMPRESSOR_TOPIC, each also with the application's name in
-/// upper case as a prefix (WORLDS_SQLITE_DBNAME for --app Worlds). Flags override them.
-/// Nothing is created or changed, except by `import`.
+/// CIPHER_TOPIC, CIPHER_KEY, COMPRESSOR_TOPIC and HASH_CHAIN, each also with the
+/// application's name in upper case as a prefix (WORLDS_SQLITE_DBNAME for --app Worlds). Flags
+/// override them. A store with per-aggregate keys is recognised by its key table (then
+/// CIPHER_KEY is needed to read it). Nothing is created or changed, except by `import`.
 #[derive(Debug, Parser)]
 #[command(name = "eventsourcing", version, max_term_width = 100)]
 struct Cli {
@@ -115,10 +119,12 @@ enum Command {
     Tail(tail::TailArgs),
     /// Reads everything and checks it: every event and snapshot decodes (decrypts,
     /// decompresses, is JSON), versions are contiguous per aggregate, notification ids
-    /// increase. Exit status 1, and a line per fault, if anything is wrong.
+    /// increase, hash chains hold, every event has a data key and every data key events
+    /// (per-aggregate keys; forgotten aggregates are counted, not faults). Exit status 1, and
+    /// a line per fault, if anything is wrong.
     Verify(verify::VerifyArgs),
     /// Writes the whole store (events with their notification ids, snapshots, tracking
-    /// positions) as JSON lines.
+    /// positions, data keys) as JSON lines.
     Export(export::ExportArgs),
     /// Reads an export into the store, all or nothing, with the ids and versions it had.
     Import(import::ImportArgs),

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use eventsourcing::persistence::{
-    ApplicationRecorder, ApplicationTables, Environment, JsonTranscoder, Mapper, StoreInspector,
-    CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC,
+    ApplicationRecorder, ApplicationTables, Environment, JsonTranscoder, Keyring, StoreInspector,
+    CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, HASH_CHAIN, PER_AGGREGATE_KEYS,
 };
 use eventsourcing::postgres::{
     PostgresInspector, POSTGRES_CONNECT_TIMEOUT, POSTGRES_DBNAME, POSTGRES_HOST, POSTGRES_PASSWORD,
@@ -14,6 +14,7 @@ use eventsourcing::postgres::{
 use eventsourcing::registry::{INFRASTRUCTURE_FACTORY, PERSISTENCE_MODULE};
 use eventsourcing::sqlite::{SqliteInspector, SQLITE_DBNAME};
 
+use crate::decode::Decoder;
 use crate::error::Failure;
 use crate::StoreArgs;
 
@@ -229,14 +230,102 @@ impl Store {
             .map_err(|e| Failure::from(e).context(&self.description))
     }
 
-    /// The mapper of the application's stored state: its cipher and compressor, from the
-    /// variables with the application's prefix (as the application reads them).
-    pub(crate) fn mapper(&self, app: &App) -> Result<Mapper, Failure> {
-        let env = match &self.app {
+    /// The configuration of the application: the variables with its prefix (as the
+    /// application reads them).
+    pub(crate) fn app_env(&self, app: &App) -> Environment {
+        match &self.app {
             Some(_) => self.env.clone(),
             None => self.env.for_application(&app.tables.name),
+        }
+    }
+
+    /// The name of the application in messages: "the application \"worlds\"", or the store's
+    /// description in SQLite.
+    pub(crate) fn what(&self, app: &App) -> String {
+        if app.name.is_empty() {
+            self.description.clone()
+        } else {
+            format!("the application {:?} in {}", app.name, self.description)
+        }
+    }
+
+    /// How the application's stored states are opened: its mapper (its cipher and compressor,
+    /// from its variables) or, when the application has a key table (it was written with
+    /// per-aggregate keys), its mapper without the cipher and its keyring, whose data keys
+    /// are decrypted with `CIPHER_KEY`. The key table decides, not `PER_AGGREGATE_KEYS`; that
+    /// setting on, and no key table, is an error (the store is not the one meant).
+    pub(crate) fn decoder(&self, app: &App) -> Result<Decoder, Failure> {
+        let env = self.app_env(app);
+        let mapper = env.mapper(JsonTranscoder)?;
+        let Some(table) = &app.tables.data_keys else {
+            if env.get_bool(PER_AGGREGATE_KEYS, false)? {
+                return Err(Failure::new(format!(
+                    "{} is on, but {} has no data-key table (its events were not stored \
+                     with per-aggregate keys)",
+                    env.name_of(PER_AGGREGATE_KEYS),
+                    self.what(app)
+                )));
+            }
+            return Ok(Decoder::plain(mapper));
         };
-        Ok(env.mapper(JsonTranscoder)?)
+        let keyring = Arc::new(Keyring::new(
+            self.data_key_recorder(app)?,
+            self.application_key(app)?,
+        ));
+        Ok(Decoder::keyed(
+            mapper.with_shared_cipher(None),
+            keyring,
+            table,
+        ))
+    }
+
+    /// The application key (`CIPHER_KEY`) of an application with per-aggregate keys.
+    fn application_key(
+        &self,
+        app: &App,
+    ) -> Result<Arc<dyn eventsourcing::persistence::Cipher>, Failure> {
+        let env = self.app_env(app);
+        let table = app.tables.data_keys.as_deref().unwrap_or("?");
+        env.cipher()?.ok_or_else(|| {
+            Failure::new(format!(
+                "{} has per-aggregate keys (the table {table}), and no {} is set: its data keys \
+                 are stored encrypted under the application's key (set it, or give \
+                 --cipher-key)",
+                self.what(app),
+                env.name_of(CIPHER_KEY)
+            ))
+        })
+    }
+
+    fn data_key_recorder(
+        &self,
+        app: &App,
+    ) -> Result<Arc<dyn eventsourcing::persistence::DataKeyRecorder>, Failure> {
+        self.inspector
+            .data_keys(&app.tables)
+            .map_err(|e| Failure::from(e).context(&self.description))?
+            .ok_or_else(|| Failure::new(format!("{} has no data-key table", self.what(app))))
+    }
+
+    /// The application's events as the application reads them: through a `KeyedRecorder`
+    /// when it has per-aggregate keys (states decrypted under their aggregates' keys,
+    /// forgotten aggregates' notifications with an empty state), else as stored.
+    pub(crate) fn app_events(&self, app: &App) -> Result<Arc<dyn ApplicationRecorder>, Failure> {
+        if app.tables.data_keys.is_none() {
+            return self.events(app);
+        }
+        let key = self.application_key(app)?;
+        let keyed = self
+            .inspector
+            .keyed_events(&app.tables, key)
+            .map_err(|e| Failure::from(e).context(&self.description))?
+            .ok_or_else(|| Failure::new(format!("{} has no data-key table", self.what(app))))?;
+        Ok(keyed)
+    }
+
+    /// Whether the application's hash chain is required (`HASH_CHAIN` on).
+    pub(crate) fn hash_chain_required(&self, app: &App) -> Result<bool, Failure> {
+        Ok(self.app_env(app).get_bool(HASH_CHAIN, false)?)
     }
 }
 

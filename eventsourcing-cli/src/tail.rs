@@ -1,16 +1,20 @@
 //! `tail [--follow] [--from ID] [--limit N]`: the notification log, and what is committed to it
 //! next.
+//!
+//! With per-aggregate keys, the log is read as the application reads it (a `KeyedRecorder`):
+//! the notifications of forgotten aggregates are shown as `forgotten` (id, aggregate, version,
+//! topic; no state), not as errors.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
 use eventsourcing::persistence::{
-    ApplicationRecorder, Mapper, Notification, Subscription, SUBSCRIPTION_PAGE,
+    ApplicationRecorder, Notification, Subscription, SUBSCRIPTION_PAGE,
 };
 use serde_json::{json, Value};
 
-use crate::decode::{decode_state, fields, timestamp};
+use crate::decode::{fields, timestamp, Decoder};
 use crate::error::Failure;
 use crate::output;
 use crate::store::Store;
@@ -35,7 +39,7 @@ pub(crate) struct TailArgs {
 
 /// Prints notifications, decoded, as rows whose columns line up, or as JSON lines.
 struct Printer {
-    mapper: Mapper,
+    decoder: Decoder,
     json: bool,
     id_width: usize,
     /// Whether the header line was printed (before the first row, once it decoded).
@@ -60,17 +64,36 @@ impl Printer {
     }
 
     fn print(&self, notification: &Notification) -> Result<(), Failure> {
-        let decoded = decode_state(&self.mapper, &notification.state).map_err(|fault| {
+        let decoded = self.decoder.decode_opened(notification).map_err(|fault| {
             Failure::new(format!(
                 "notification {} (aggregate {} version {}): {fault} (`eventsourcing verify` \
                  checks every event)",
                 notification.id, notification.originator_id, notification.originator_version
             ))
         })?;
-        let Some(state) = decoded.json() else {
-            return Ok(());
-        };
         self.header()?;
+        let Some(state) = decoded.json() else {
+            if self.json {
+                return output::json(&json!({
+                    "notification_id": notification.id,
+                    "originator_id": notification.originator_id,
+                    "originator_version": notification.originator_version,
+                    "topic": notification.topic,
+                    "forgotten": true,
+                    "timestamp": null,
+                    "state": null,
+                }));
+            }
+            return output::line(format!(
+                "{:>w$}  {:<36}  {:>7}  {:<32}  {}  forgotten",
+                notification.id,
+                notification.originator_id.to_string(),
+                notification.originator_version,
+                "-",
+                notification.topic,
+                w = self.id_width
+            ));
+        };
         if self.json {
             return output::json(&json!({
                 "notification_id": notification.id,
@@ -119,10 +142,11 @@ fn last(
 pub(crate) fn run(args: &StoreArgs, command: &TailArgs) -> Result<ExitCode, Failure> {
     let store = Store::open(args, false)?;
     let app = store.application()?;
-    let recorder: Arc<dyn ApplicationRecorder> = store.events(&app)?;
+    let decoder = store.decoder(&app)?;
+    let recorder: Arc<dyn ApplicationRecorder> = store.app_events(&app)?;
     let max = recorder.max_notification_id()?;
     let printer = Printer {
-        mapper: store.mapper(&app)?,
+        decoder,
         json: args.json,
         id_width: max.to_string().len().max(6),
         header: std::cell::Cell::new(false),

@@ -1,19 +1,24 @@
 //! `verify`: reads everything an application stored and checks it.
 //!
-//! Every event (in notification order) and then every snapshot is decoded once, with
-//! [`decode_state`], and handed with what decoding gave to each [`Check`]; each check reports
-//! the [`Fault`]s it finds. The checks are independent of each other: a new one (the hash
-//! chain of a tamper-evident store) is a type implementing [`Check`], added to [`checks`].
+//! Every event (in notification order) and then every snapshot is decoded once, by the
+//! application's [`Decoder`] (with per-aggregate keys, under each aggregate's data key), and
+//! handed with what decoding gave to each [`Check`]; then every row of the key table, if the
+//! application has one. Each check reports the [`Fault`]s it finds. The checks are
+//! independent of each other: a new one is a type implementing [`Check`], added to [`checks`].
+//!
+//! Forgotten aggregates (per-aggregate keys) are not faults: their events are counted and
+//! reported as forgotten.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
 
 use clap::Args;
-use eventsourcing::persistence::{Mapper, Notification, StoredEvent, SUBSCRIPTION_PAGE};
+use eventsourcing::persistence::hash_chain::{check_chain, link, ChainFault, ChainLink};
+use eventsourcing::persistence::{Notification, StoredDataKey, StoredEvent, SUBSCRIPTION_PAGE};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::decode::{decode_state, DecodeFault, Decoded};
+use crate::decode::{DecodeFault, Decoded, Decoder, State, Step};
 use crate::error::Failure;
 use crate::output;
 use crate::store::{App, Store};
@@ -25,6 +30,11 @@ pub(crate) struct VerifyArgs {
     /// `#[aggregate(initial_version = 0)]`).
     #[arg(long, default_value_t = 1, value_name = "VERSION")]
     initial_version: u64,
+    /// Require every event to be hash-chained (as HASH_CHAIN does). Without it (and without
+    /// HASH_CHAIN), the chain of each aggregate whose events carry one is checked, and
+    /// aggregates without one are faults only in a store where others have one.
+    #[arg(long)]
+    hash_chain: bool,
 }
 
 /// Where a fault is.
@@ -41,6 +51,8 @@ pub(crate) enum Place {
         originator_id: Uuid,
         originator_version: u64,
     },
+    /// A row of the key table (per-aggregate keys).
+    DataKey { originator_id: Uuid },
 }
 
 impl Place {
@@ -79,6 +91,9 @@ impl std::fmt::Display for Place {
                 f,
                 "snapshot of aggregate {originator_id} at version {originator_version}"
             ),
+            Place::DataKey { originator_id } => {
+                write!(f, "data key of aggregate {originator_id}")
+            }
         }
     }
 }
@@ -102,12 +117,27 @@ pub(crate) enum Problem {
     SnapshotWithoutEvents,
     /// A snapshot at a version the aggregate's events do not reach.
     SnapshotBeyondEvents { last: u64 },
+    /// A snapshot of a forgotten aggregate (forgetting removes them).
+    ForgottenSnapshot,
+    /// A row of the key table whose aggregate has no events.
+    OrphanKey,
+    /// The hash chain of the aggregate is wrong at this event.
+    Chain(ChainFault),
+    /// The aggregate's events from this one to version `to` are not hash-chained, in a store
+    /// whose other events are (`chained` aggregates), or whose later events are.
+    Unchained {
+        to: u64,
+        chained: usize,
+        later: bool,
+    },
 }
 
 impl Problem {
     /// A name for scripts (the `kind` of a fault in `--json`).
     fn kind(&self) -> &'static str {
         match self {
+            Problem::Undecodable(fault) if fault.step == Step::NoKey => "no_data_key",
+            Problem::Undecodable(fault) if fault.step == Step::Key => "bad_data_key",
             Problem::Undecodable(_) => "undecodable",
             Problem::NotificationOrder { .. } => "notification_order",
             Problem::FirstVersion { .. } => "first_version",
@@ -116,6 +146,12 @@ impl Problem {
             Problem::NotASnapshot(_) => "not_a_snapshot",
             Problem::SnapshotWithoutEvents => "snapshot_without_events",
             Problem::SnapshotBeyondEvents { .. } => "snapshot_beyond_events",
+            Problem::ForgottenSnapshot => "forgotten_snapshot",
+            Problem::OrphanKey => "orphan_data_key",
+            Problem::Chain(ChainFault::Unchained { .. }) | Problem::Unchained { .. } => "unchained",
+            Problem::Chain(ChainFault::Altered { .. }) => "chain_altered",
+            Problem::Chain(ChainFault::Broken { .. }) => "chain_broken",
+            Problem::Chain(_) => "chain",
         }
     }
 
@@ -149,6 +185,33 @@ impl Problem {
             Problem::SnapshotBeyondEvents { last } => {
                 format!("the aggregate's events end at version {last} (later events are missing)")
             }
+            Problem::ForgottenSnapshot => "the aggregate was forgotten, and forgetting removes \
+                                           its snapshots"
+                .to_string(),
+            Problem::OrphanKey => "the aggregate has no events (a key without the events it \
+                                   was made for)"
+                .to_string(),
+            Problem::Chain(fault) => format!("hash chain: {fault}"),
+            Problem::Unchained { to, chained, later } => {
+                let versions = if *to == version {
+                    format!("version {version} is")
+                } else {
+                    format!("versions {version} to {to} are")
+                };
+                if *later {
+                    format!(
+                        "hash chain: {versions} not hash-chained, and the aggregate's later \
+                         events are (the chain fields were removed, or the events replaced)"
+                    )
+                } else {
+                    format!(
+                        "hash chain: the aggregate is not hash-chained ({versions} not), and \
+                         {chained} other aggregate{} of the store {}",
+                        if *chained == 1 { "" } else { "s" },
+                        if *chained == 1 { "is" } else { "are" }
+                    )
+                }
+            }
         }
     }
 }
@@ -169,6 +232,7 @@ impl Fault {
             | Place::Snapshot {
                 originator_version, ..
             } => originator_version,
+            Place::DataKey { .. } => 0,
         };
         format!("{}: {}", self.place, self.problem.describe(version))
     }
@@ -192,6 +256,10 @@ impl Fault {
                 "originator_id": originator_id,
                 "originator_version": originator_version,
             }),
+            Place::DataKey { originator_id } => json!({
+                "data_key": true,
+                "originator_id": originator_id,
+            }),
         };
         value["kind"] = json!(self.problem.kind());
         value["problem"] = json!(self.describe());
@@ -199,16 +267,45 @@ impl Fault {
     }
 }
 
-/// What decoding a stored state gave.
-pub(crate) type State = Result<Decoded, DecodeFault>;
+/// A count a check reports, beside its faults ("3 forgotten events").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Note {
+    /// The key in `--json`.
+    key: &'static str,
+    count: u64,
+    /// What is counted, for people: singular and plural.
+    what: (&'static str, &'static str),
+}
 
-/// A check of an application's stored events and snapshots.
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.count == 1 {
+            self.what.0
+        } else {
+            self.what.1
+        };
+        write!(f, "{} {what}", self.count)
+    }
+}
+
+/// A check of an application's stored events, snapshots and data keys.
 pub(crate) trait Check {
     /// An event, in notification order, with its decoded state.
     fn event(&mut self, event: &Notification, state: &State, faults: &mut Vec<Fault>);
 
     /// A snapshot (after every event), with its decoded state.
     fn snapshot(&mut self, _snapshot: &StoredEvent, _state: &State, _faults: &mut Vec<Fault>) {}
+
+    /// A row of the key table (after every snapshot), with per-aggregate keys.
+    fn data_key(&mut self, _key: &StoredDataKey, _faults: &mut Vec<Fault>) {}
+
+    /// After everything was read: faults that only the whole shows.
+    fn finish(&mut self, _faults: &mut Vec<Fault>) {}
+
+    /// What the check counted, to report beside the faults.
+    fn notes(&self) -> Vec<Note> {
+        Vec::new()
+    }
 }
 
 /// Every event and snapshot decodes; a snapshot's state is a snapshot's.
@@ -228,6 +325,7 @@ impl Check for Decodes {
     fn snapshot(&mut self, snapshot: &StoredEvent, state: &State, faults: &mut Vec<Fault>) {
         let problem = match state {
             Err(fault) => Problem::Undecodable(fault.clone()),
+            Ok(Decoded::Forgotten) => Problem::ForgottenSnapshot,
             Ok(decoded) => {
                 let Some(json) = decoded.json() else { return };
                 if !json.get("topic").is_some_and(Value::is_string) {
@@ -310,14 +408,267 @@ impl Check for Versions {
     }
 }
 
-/// The checks `verify` runs.
-fn checks(args: &VerifyArgs) -> Vec<Box<dyn Check>> {
+/// Per-aggregate keys: forgotten events are counted (not faults); every row of the key table
+/// is of an aggregate with events. (An event without a key is a fault of decoding.)
+#[derive(Default)]
+struct DataKeys {
+    /// The aggregates with events.
+    aggregates: HashSet<Uuid>,
+    forgotten_events: u64,
+    forgotten_aggregates: HashSet<Uuid>,
+    keys: u64,
+    keyed: bool,
+}
+
+impl Check for DataKeys {
+    fn event(&mut self, event: &Notification, state: &State, _faults: &mut Vec<Fault>) {
+        self.aggregates.insert(event.originator_id);
+        if matches!(state, Ok(Decoded::Forgotten)) {
+            self.forgotten_events += 1;
+            self.forgotten_aggregates.insert(event.originator_id);
+        }
+    }
+
+    fn data_key(&mut self, key: &StoredDataKey, faults: &mut Vec<Fault>) {
+        self.keys += 1;
+        if !self.aggregates.contains(&key.originator_id) {
+            faults.push(Fault {
+                place: Place::DataKey {
+                    originator_id: key.originator_id,
+                },
+                problem: Problem::OrphanKey,
+            });
+        }
+    }
+
+    fn notes(&self) -> Vec<Note> {
+        if !self.keyed {
+            return Vec::new();
+        }
+        vec![
+            Note {
+                key: "data_keys",
+                count: self.keys,
+                what: ("data key", "data keys"),
+            },
+            Note {
+                key: "forgotten_aggregates",
+                count: self.forgotten_aggregates.len() as u64,
+                what: ("forgotten aggregate", "forgotten aggregates"),
+            },
+            Note {
+                key: "forgotten_events",
+                count: self.forgotten_events,
+                what: ("forgotten event", "forgotten events"),
+            },
+        ]
+    }
+}
+
+/// What a hash chain is to be to the aggregate before its next event.
+enum ChainHead {
+    /// No event of the aggregate yet.
+    Start,
+    /// Its last event could not be read: the next one's link to it can't be checked.
+    Unknown,
+    /// Its last event: version and link.
+    Seen(u64, Option<ChainLink>),
+}
+
+/// One aggregate, as the hash-chain check follows it.
+struct ChainState {
+    head: ChainHead,
+    /// Whether its events are checked: with the chain required, always; else once one of its
+    /// events is chained.
+    checked: bool,
+    /// Its events before any chained one, while not checked: the place of the first, and the
+    /// last version.
+    unchained: Option<(Place, u64)>,
+    forgotten: bool,
+}
+
+/// The hash chain (feature `hash-chain` of the library; `HASH_CHAIN`): each aggregate's
+/// events chained, unaltered, each chained to the one before it (the first, of the initial
+/// version, to nothing), with `hash_chain::check_chain`. Events are followed in notification
+/// order, one link per aggregate kept.
+///
+/// With the chain required (`--hash-chain`, `HASH_CHAIN`), every event must be chained.
+/// Otherwise an aggregate is checked once one of its events carries the chain fields (and its
+/// earlier events without them are faults); aggregates without any are faults only when other
+/// aggregates of the store are chained. Forgotten aggregates are not checked.
+struct HashChain {
+    required: bool,
+    initial: u64,
+    aggregates: HashMap<Uuid, ChainState>,
+}
+
+/// The faults of `current` alone, following `head` (as `check_chain` gives them for the
+/// whole sequence).
+fn chain_faults(
+    head: &ChainHead,
+    initial: u64,
+    current: (u64, Option<ChainLink>),
+) -> Vec<ChainFault> {
+    // An event before `current` that is itself faultless and chains to `hash`.
+    let chained_to = |hash: &str| {
+        (
+            1,
+            Some(ChainLink {
+                event_hash: hash.to_string(),
+                previous_hash: String::new(),
+                intact: true,
+            }),
+        )
+    };
+    let previous = match head {
+        ChainHead::Start if current.0 == initial => chained_to(""),
+        // Its first events are missing: it chains to none that is here.
+        ChainHead::Start => (1, None),
+        ChainHead::Unknown => {
+            let hash = current.1.as_ref().map_or("", |l| l.previous_hash.as_str());
+            chained_to(hash)
+        }
+        ChainHead::Seen(version, link) => (*version, link.clone()),
+    };
+    let own = check_chain(std::slice::from_ref(&previous)).len();
+    let mut faults = check_chain(&[previous, current]);
+    faults.drain(..own);
+    faults
+}
+
+impl HashChain {
+    /// How many aggregates' chains were checked (forgotten ones are not).
+    fn chained(&self) -> usize {
+        self.aggregates
+            .values()
+            .filter(|a| a.checked && !a.forgotten)
+            .count()
+    }
+}
+
+impl Check for HashChain {
+    fn event(&mut self, event: &Notification, state: &State, faults: &mut Vec<Fault>) {
+        let aggregate = self
+            .aggregates
+            .entry(event.originator_id)
+            .or_insert(ChainState {
+                head: ChainHead::Start,
+                checked: self.required,
+                unchained: None,
+                forgotten: false,
+            });
+        if aggregate.forgotten {
+            return;
+        }
+        let version = event.originator_version;
+        let current = match state {
+            Ok(Decoded::Forgotten) => {
+                aggregate.forgotten = true;
+                aggregate.unchained = None;
+                return;
+            }
+            Ok(decoded) => {
+                let plain = decoded.plain().unwrap_or_default();
+                link(event.originator_id, version, &event.topic, plain)
+            }
+            Err(_) => {
+                // A fault already; the next event is checked as far as it can be.
+                aggregate.head = ChainHead::Unknown;
+                return;
+            }
+        };
+        if !aggregate.checked {
+            if current.is_none() {
+                match &mut aggregate.unchained {
+                    Some((_, last)) => *last = (*last).max(version),
+                    None => aggregate.unchained = Some((Place::of_event(event), version)),
+                }
+                aggregate.head = ChainHead::Seen(version, None);
+                return;
+            }
+            aggregate.checked = true;
+            if let Some((place, to)) = aggregate.unchained.take() {
+                faults.push(Fault {
+                    place,
+                    problem: Problem::Unchained {
+                        to,
+                        chained: 0,
+                        later: true,
+                    },
+                });
+            }
+        }
+        for fault in chain_faults(&aggregate.head, self.initial, (version, current.clone())) {
+            faults.push(Fault {
+                place: Place::of_event(event),
+                problem: Problem::Chain(fault),
+            });
+        }
+        aggregate.head = ChainHead::Seen(version, current);
+    }
+
+    fn finish(&mut self, faults: &mut Vec<Fault>) {
+        let chained = self.chained();
+        if chained == 0 {
+            return;
+        }
+        // In notification order.
+        let mut unchained: BTreeMap<u64, Fault> = BTreeMap::new();
+        for aggregate in self.aggregates.values() {
+            if let (false, Some((place, to))) = (aggregate.checked, &aggregate.unchained) {
+                let Place::Event {
+                    notification_id, ..
+                } = place
+                else {
+                    continue;
+                };
+                unchained.insert(
+                    *notification_id,
+                    Fault {
+                        place: place.clone(),
+                        problem: Problem::Unchained {
+                            to: *to,
+                            chained,
+                            later: false,
+                        },
+                    },
+                );
+            }
+        }
+        faults.extend(unchained.into_values());
+    }
+
+    fn notes(&self) -> Vec<Note> {
+        let chained = self.chained();
+        if chained == 0 && !self.required {
+            return Vec::new();
+        }
+        vec![Note {
+            key: "hash_chained_aggregates",
+            count: chained as u64,
+            what: ("hash-chained aggregate", "hash-chained aggregates"),
+        }]
+    }
+}
+
+/// The checks `verify` runs on an application (with per-aggregate keys if `keyed`; with the
+/// hash chain required if `chain_required`).
+fn checks(args: &VerifyArgs, keyed: bool, chain_required: bool) -> Vec<Box<dyn Check>> {
     vec![
         Box::new(Decodes),
         Box::new(NotificationIds::default()),
         Box::new(Versions {
             initial: args.initial_version,
             last: HashMap::new(),
+        }),
+        Box::new(DataKeys {
+            keyed,
+            ..DataKeys::default()
+        }),
+        Box::new(HashChain {
+            required: chain_required,
+            initial: args.initial_version,
+            aggregates: HashMap::new(),
         }),
     ]
 }
@@ -329,12 +680,13 @@ struct Report {
     snapshots: u64,
     aggregates: usize,
     faults: Vec<Fault>,
+    notes: Vec<Note>,
 }
 
 fn verify_application(
     store: &Store,
     app: &App,
-    mapper: &Mapper,
+    decoder: &Decoder,
     checks: &mut [Box<dyn Check>],
 ) -> Result<Report, Failure> {
     let in_app = |e| Failure::from(e).context(format!("application {:?}", app.name));
@@ -351,6 +703,7 @@ fn verify_application(
         snapshots: 0,
         aggregates: 0,
         faults: Vec::new(),
+        notes: Vec::new(),
     };
     let mut aggregates = HashSet::new();
     let mut decoded = 0u64;
@@ -365,10 +718,19 @@ fn verify_application(
         let Some(end) = page.last().map(|n| n.id) else {
             break;
         };
-        for event in page.iter().filter(|n| n.id <= max) {
-            let state = decode_state(mapper, &event.state);
+        let page: Vec<Notification> = page.into_iter().filter(|n| n.id <= max).collect();
+        let states: Vec<(Uuid, &[u8])> = page
+            .iter()
+            .map(|n| (n.originator_id, n.state.as_slice()))
+            .collect();
+        let decoded_page = decoder
+            .decode_stored(&states)
+            .map_err(|f| f.context(format!("application {:?}", app.name)))?;
+        for (event, state) in page.iter().zip(decoded_page) {
             match &state {
-                Ok(_) => decoded += 1,
+                // Forgotten states say nothing of the settings.
+                Ok(Decoded::Json { .. }) => decoded += 1,
+                Ok(Decoded::Forgotten) => {}
                 Err(fault) if first_fault.is_none() => {
                     first_fault = Some((Place::of_event(event), fault.clone()));
                 }
@@ -391,14 +753,38 @@ fn verify_application(
             .map_err(in_app)?;
         let Some(last) = page.last() else { break };
         after = Some((last.originator_id, last.originator_version));
-        for snapshot in &page {
-            let state = decode_state(mapper, &snapshot.state);
+        let states: Vec<(Uuid, &[u8])> = page
+            .iter()
+            .map(|s| (s.originator_id, s.state.as_slice()))
+            .collect();
+        let decoded_page = decoder
+            .decode_stored(&states)
+            .map_err(|f| f.context(format!("application {:?}", app.name)))?;
+        for (snapshot, state) in page.iter().zip(decoded_page) {
             for check in checks.iter_mut() {
                 check.snapshot(snapshot, &state, &mut report.faults);
             }
             report.snapshots += 1;
             bar.inc(1);
         }
+    }
+    let mut after = None;
+    loop {
+        let page = store
+            .inspector
+            .select_data_keys(&app.tables, after, SUBSCRIPTION_PAGE)
+            .map_err(in_app)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.originator_id);
+        for key in &page {
+            for check in checks.iter_mut() {
+                check.data_key(key, &mut report.faults);
+            }
+        }
+    }
+    for check in checks.iter_mut() {
+        check.finish(&mut report.faults);
+        report.notes.extend(check.notes());
     }
     bar.finish_and_clear();
     if let (0, Some((place, fault))) = (decoded, first_fault) {
@@ -427,12 +813,14 @@ pub(crate) fn run(args: &StoreArgs, command: &VerifyArgs) -> Result<ExitCode, Fa
     }
     let mut reports = Vec::new();
     for app in &apps {
-        let mapper = store.mapper(app)?;
+        let decoder = store.decoder(app)?;
+        let keyed = app.tables.data_keys.is_some();
+        let chain_required = command.hash_chain || store.hash_chain_required(app)?;
         reports.push(verify_application(
             &store,
             app,
-            &mapper,
-            &mut checks(command),
+            &decoder,
+            &mut checks(command, keyed, chain_required),
         )?);
     }
     let faults: usize = reports.iter().map(|r| r.faults.len()).sum();
@@ -440,13 +828,17 @@ pub(crate) fn run(args: &StoreArgs, command: &VerifyArgs) -> Result<ExitCode, Fa
         let applications: Vec<Value> = reports
             .iter()
             .map(|r| {
-                json!({
+                let mut value = json!({
                     "name": r.name,
                     "events": r.events,
                     "snapshots": r.snapshots,
                     "aggregates": r.aggregates,
                     "faults": r.faults.iter().map(Fault::to_json).collect::<Vec<_>>(),
-                })
+                });
+                for note in &r.notes {
+                    value[note.key] = json!(note.count);
+                }
+                value
             })
             .collect();
         output::json(&json!({
@@ -467,8 +859,9 @@ pub(crate) fn run(args: &StoreArgs, command: &VerifyArgs) -> Result<ExitCode, Fa
                 1 => "1 fault".to_string(),
                 n => format!("{n} faults"),
             };
+            let notes: String = report.notes.iter().map(|n| format!(", {n}")).collect();
             output::line(format!(
-                "{name}: {} events of {} aggregates, {} snapshots: {verdict}",
+                "{name}: {} events of {} aggregates, {} snapshots{notes}: {verdict}",
                 report.events, report.aggregates, report.snapshots
             ))?;
             for fault in &report.faults {
@@ -494,6 +887,8 @@ pub(crate) fn run(args: &StoreArgs, command: &VerifyArgs) -> Result<ExitCode, Fa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::decode_state;
+    use eventsourcing::persistence::Mapper;
 
     fn event(id: u64, aggregate: u128, version: u64) -> Notification {
         Notification {
@@ -508,13 +903,20 @@ mod tests {
     }
 
     fn run_checks(events: &[Notification]) -> Vec<Problem> {
-        let mut checks = checks(&VerifyArgs { initial_version: 1 });
+        let args = VerifyArgs {
+            initial_version: 1,
+            hash_chain: false,
+        };
+        let mut checks = checks(&args, false, false);
         let mut faults = Vec::new();
         for e in events {
             let state = decode_state(&Mapper::default(), &e.state);
             for check in checks.iter_mut() {
                 check.event(e, &state, &mut faults);
             }
+        }
+        for check in checks.iter_mut() {
+            check.finish(&mut faults);
         }
         faults.into_iter().map(|f| f.problem).collect()
     }

@@ -29,7 +29,7 @@ use uuid::Uuid;
 use super::cipher::{AesCipher, Cipher};
 use super::commit_signal::CommitSignal;
 use super::data_keys::{DataKeyRecorder, Forgetting, StoredDataKey};
-use super::error::{ErrorKind, PersistenceError};
+use super::error::{CipherError, ErrorKind, PersistenceError};
 use super::recorder::{AggregateRecorder, ApplicationRecorder, EventQuery, ProcessRecorder};
 use super::stored::{Notification, StoredEvent, Tracking};
 
@@ -290,8 +290,125 @@ impl Keyring {
     }
 }
 
-/// An application recorder whose events are encrypted under per-aggregate keys (see the
-/// [module](self)): what the application's own recorder is when per-aggregate keys are on.
+/// What [`Keyring::open_states`] found for one stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenedState {
+    /// The state, decrypted under its aggregate's data key: as the mapper made it before
+    /// encryption (serialised, then compressed if a compressor is set).
+    Plain(Vec<u8>),
+    /// The aggregate was forgotten: its data key was destroyed, and the state can't be read.
+    Forgotten,
+    /// The aggregate has no row in the key table: it was stored without per-aggregate keys,
+    /// or its key row was lost.
+    NoKey,
+    /// The aggregate's data key can't be decrypted with the application key (`CIPHER_KEY` is
+    /// not the key the data keys are stored under, or the key row was altered).
+    BadKey(CipherError),
+    /// The state does not decrypt under its aggregate's data key (its bytes were altered).
+    Damaged(CipherError),
+}
+
+/// A data key as [`Keyring::open_states`] found it.
+enum Found {
+    Key(AesCipher),
+    Forgotten,
+    Bad(CipherError),
+}
+
+impl Keyring {
+    /// Decrypts each `(originator_id, state)`, a state as the store holds it (an event's or a
+    /// snapshot's, read without a [`KeyedRecorder`]), under its aggregate's data key, reading
+    /// the keys of all of them with one select of the key table. What can't be opened is said
+    /// for each state ([`OpenedState`]) rather than failing them all: this is how a tool that
+    /// reads a whole store (the command-line inspector's `verify` and `export`) opens it. The
+    /// error is for a key table that can't be read.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use eventsourcing::memory::{InMemoryDataKeys, InMemoryRecorder};
+    /// use eventsourcing::persistence::{
+    ///     AesCipher, AggregateRecorder, ApplicationRecorder, KeyedRecorder, Keyring,
+    ///     OpenedState, StoredEvent,
+    /// };
+    ///
+    /// let events = Arc::new(InMemoryRecorder::new());
+    /// let keys = Arc::new(InMemoryDataKeys::new(Arc::clone(&events), None));
+    /// let key = AesCipher::new(&AesCipher::create_key(32)?)?;
+    /// let keyring = Arc::new(Keyring::new(keys, Arc::new(key)));
+    /// let keyed = KeyedRecorder::new(events.clone(), Arc::clone(&keyring));
+    /// let (alice, bob) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    /// for id in [alice, bob] {
+    ///     keyed.insert_events(&[StoredEvent {
+    ///         originator_id: id,
+    ///         originator_version: 1,
+    ///         topic: "t".into(),
+    ///         state: br#"{"a":1}"#.to_vec(),
+    ///     }])?;
+    /// }
+    /// keyring.forget(bob)?;
+    ///
+    /// // The rows as stored, opened one by one.
+    /// let stored = events.select_notifications(1, 10)?;
+    /// let states: Vec<_> = stored.iter().map(|n| (n.originator_id, &n.state[..])).collect();
+    /// let opened = keyring.open_states(&states)?;
+    /// assert_eq!(opened[0], OpenedState::Plain(br#"{"a":1}"#.to_vec()));
+    /// assert_eq!(opened[1], OpenedState::Forgotten);
+    /// assert_eq!(
+    ///     keyring.open_states(&[(uuid::Uuid::new_v4(), b"x")])?,
+    ///     [OpenedState::NoKey]
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_states(
+        &self,
+        states: &[(Uuid, &[u8])],
+    ) -> Result<Vec<OpenedState>, PersistenceError> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<Uuid> = Vec::new();
+        for (id, _) in states {
+            if !ids.contains(id) {
+                ids.push(*id);
+            }
+        }
+        let application_key = self.application_key();
+        let keys: HashMap<Uuid, Found> = self
+            .recorder
+            .select_data_keys(&ids)?
+            .into_iter()
+            .map(|row| {
+                let found = match &row.wrapped {
+                    None => Found::Forgotten,
+                    Some(wrapped) => match application_key.decrypt(wrapped) {
+                        Err(error) => Found::Bad(error),
+                        Ok(raw) => match AesCipher::from_key_bytes(&raw) {
+                            Ok(cipher) => Found::Key(cipher),
+                            Err(error) => Found::Bad(error),
+                        },
+                    },
+                };
+                (row.originator_id, found)
+            })
+            .collect();
+        Ok(states
+            .iter()
+            .map(|(id, state)| match keys.get(id) {
+                None => OpenedState::NoKey,
+                Some(Found::Forgotten) => OpenedState::Forgotten,
+                Some(Found::Bad(error)) => OpenedState::BadKey(error.clone()),
+                Some(Found::Key(cipher)) => match cipher.decrypt(state) {
+                    Ok(plain) => OpenedState::Plain(plain),
+                    Err(error) => OpenedState::Damaged(error),
+                },
+            })
+            .collect())
+    }
+}
+
+/// An application recorder whose events are encrypted under per-aggregate keys (see
+/// [`Keyring`]): what the application's own recorder is when per-aggregate keys are on.
 ///
 /// It hands the recorder it wraps encrypted state, and gives its readers decrypted state (as
 /// the mapper would have produced it without a cipher: serialised, then compressed if a
@@ -404,8 +521,8 @@ impl ProcessRecorder for KeyedRecorder {
     }
 }
 
-/// A snapshot recorder whose snapshots are encrypted under their aggregates' keys (see the
-/// [module](self)). A snapshot of a forgotten aggregate is neither stored nor read (the error
+/// A snapshot recorder whose snapshots are encrypted under their aggregates' keys (see
+/// [`Keyring`]). A snapshot of a forgotten aggregate is neither stored nor read (the error
 /// [`PersistenceError::Forgotten`]); forgetting removes the stored ones.
 #[derive(Clone)]
 pub struct KeyedSnapshotRecorder {

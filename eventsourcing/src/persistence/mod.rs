@@ -59,8 +59,8 @@ pub use event_store::EventStore;
 #[cfg(feature = "tokio")]
 pub use factory::AsyncRecorders;
 pub use factory::{FactoryError, InfrastructureFactory, Recorders};
-pub use inspect::{ApplicationContents, ApplicationTables, StoreInspector};
-pub use keyed::{KeyedRecorder, KeyedSnapshotRecorder, Keyring};
+pub use inspect::{ApplicationContents, ApplicationTables, DataKeyCounts, StoreInspector};
+pub use keyed::{KeyedRecorder, KeyedSnapshotRecorder, Keyring, OpenedState};
 pub use lease::{Lease, LeaseGuard, MemoryLease};
 pub use mapper::{Mapper, SNAPSHOT_TOPIC};
 pub use position::Position;

@@ -60,11 +60,28 @@ impl PostgresDataKeys {
         );
         let creator = Arc::clone(&core);
         datastore.block_on(async move { creator.create_tables(&ddl).await })?;
+        Self::of_existing_table(events, table, snapshots)
+    }
+
+    /// The data keys of `events`' aggregates in the table `table`, which is not created: for
+    /// tools that read a store without changing it
+    /// ([`PostgresInspector`](super::PostgresInspector)). Forgetting removes snapshots from
+    /// the table `snapshots`, if given (both in the schema of `events`' datastore).
+    pub fn of_existing_table(
+        events: &PostgresApplicationRecorder,
+        table: &str,
+        snapshots: Option<&str>,
+    ) -> Result<Self, PersistenceError> {
+        check_identifier(table)?;
+        if let Some(snapshots) = snapshots {
+            check_identifier(snapshots)?;
+        }
+        let core = Arc::clone(events.datastore().core());
         Ok(PostgresDataKeys {
             events: events.clone(),
             snapshots: snapshots.map(|s| core.qualified(s).into()),
+            table: core.qualified(table).into(),
             core,
-            table: qualified,
         })
     }
 
@@ -76,7 +93,8 @@ impl PostgresDataKeys {
     }
 }
 
-fn stored_key(row: &tokio_postgres::Row) -> Result<StoredDataKey, PersistenceError> {
+/// A row of a data-key table: `(originator_id uuid, data_key bytea)`.
+pub(super) fn stored_key(row: &tokio_postgres::Row) -> Result<StoredDataKey, PersistenceError> {
     let context = "can't read a data key";
     Ok(StoredDataKey {
         originator_id: row.try_get(0).map_err(|e| postgres_error(e, context))?,

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::data_keys::{stored_key, PostgresDataKeys};
 use super::datastore::{retrying, tracking_shape, Connection, Core, PostgresDatastore};
 use super::error::postgres_error;
 use super::recorder::{PostgresAggregateRecorder, PostgresApplicationRecorder};
 use super::tables::{check_identifier, from_signed, to_i64, TrackingShape, MIGRATION_ROW};
 use crate::persistence::inspect::{check_ids, not_empty};
 use crate::persistence::{
-    ApplicationContents, ApplicationRecorder, ApplicationTables, Environment, ErrorKind,
-    FactoryError, PersistenceError, StoreInspector, StoredEvent, Tracking,
+    ApplicationContents, ApplicationRecorder, ApplicationTables, Cipher, DataKeyCounts,
+    DataKeyRecorder, Environment, ErrorKind, FactoryError, KeyedRecorder, Keyring,
+    PersistenceError, StoreInspector, StoredDataKey, StoredEvent, Tracking,
 };
 
 /// How many rows a restore inserts with one statement.
@@ -28,7 +30,7 @@ pub struct PostgresInspector {
 }
 
 /// The tables of the application `name`, as [`PostgresFactory`](super::PostgresFactory)
-/// names them.
+/// names them: events, snapshots, tracking.
 fn names_of(name: &str) -> (String, String, String) {
     let name = name.to_lowercase();
     if name.is_empty() {
@@ -43,6 +45,16 @@ fn names_of(name: &str) -> (String, String, String) {
         format!("{name}_snapshots"),
         format!("{name}_tracking"),
     )
+}
+
+/// The data-key table of the application `name`, as
+/// [`PostgresFactory`](super::PostgresFactory) names it.
+fn data_keys_of(name: &str) -> String {
+    let name = name.to_lowercase();
+    if name.is_empty() {
+        return "stored_data_keys".into();
+    }
+    format!("{name}_data_keys")
 }
 
 impl PostgresInspector {
@@ -86,6 +98,43 @@ impl PostgresInspector {
             })
             .await
         })
+    }
+
+    /// The recorder of the application's events, made without creating or changing anything.
+    fn recorder(
+        &self,
+        application: &ApplicationTables,
+    ) -> Result<PostgresApplicationRecorder, PersistenceError> {
+        let tracking = application
+            .tracking
+            .clone()
+            .unwrap_or_else(|| names_of(&application.name).2);
+        check_identifier(&tracking)?;
+        let qualified = self.datastore.core().qualified(&tracking);
+        let shape = self.read(move |_, connection| {
+            let table = qualified.clone();
+            async move { shape_of(&connection, &table).await }
+        })?;
+        PostgresApplicationRecorder::of_existing_tables(
+            Arc::clone(&self.datastore),
+            &application.events,
+            &tracking,
+            shape,
+        )
+    }
+
+    /// The application's key table and events recorder, if it has a key table.
+    fn keys(
+        &self,
+        application: &ApplicationTables,
+    ) -> Result<Option<(PostgresApplicationRecorder, PostgresDataKeys)>, PersistenceError> {
+        let Some(table) = &application.data_keys else {
+            return Ok(None);
+        };
+        let events = self.recorder(application)?;
+        let keys =
+            PostgresDataKeys::of_existing_table(&events, table, application.snapshots.as_deref())?;
+        Ok(Some((events, keys)))
     }
 
     fn count(&self, table: &str) -> Result<u64, PersistenceError> {
@@ -147,10 +196,12 @@ async fn list_tables(
             } else {
                 tracking
             };
+            let data_keys = data_keys_of(prefix);
             ApplicationTables {
                 name: prefix.to_string(),
                 snapshots: tables.contains(&snapshots).then_some(snapshots),
                 tracking: tables.contains(&tracking).then_some(tracking),
+                data_keys: tables.contains(&data_keys).then_some(data_keys),
                 events: table,
             }
         })
@@ -263,6 +314,7 @@ async fn contents_found(
     events: &str,
     snapshots: &str,
     tracking: &str,
+    data_keys: &str,
 ) -> Result<Option<&'static str>, PersistenceError> {
     let checks = [
         (events, "", "events"),
@@ -272,6 +324,7 @@ async fn contents_found(
             "WHERE application_name <> '__migration__'",
             "tracking positions",
         ),
+        (data_keys, "", "data keys"),
     ];
     for (table, filter, what) in checks {
         if !exists(connection, table).await? {
@@ -302,6 +355,7 @@ struct Target<'a> {
     events: String,
     snapshots: String,
     tracking: String,
+    data_keys: String,
     contents: &'a ApplicationContents,
 }
 
@@ -321,7 +375,12 @@ async fn restore_in(
     };
     batch(format!("SET LOCAL lock_timeout = '{lock_timeout_ms}ms'")).await?;
     for target in targets {
-        let (events, snapshots, tracking) = (&target.events, &target.snapshots, &target.tracking);
+        let (events, snapshots, tracking, data_keys) = (
+            &target.events,
+            &target.snapshots,
+            &target.tracking,
+            &target.data_keys,
+        );
         batch(format!("LOCK TABLE {events} IN EXCLUSIVE MODE")).await?;
         let has_snapshots = exists(connection, snapshots).await?;
         if replace {
@@ -332,8 +391,13 @@ async fn restore_in(
             if has_snapshots {
                 sql.push_str(&format!("DELETE FROM {snapshots};"));
             }
+            if exists(connection, data_keys).await? {
+                sql.push_str(&format!("DELETE FROM {data_keys};"));
+            }
             batch(sql).await?;
-        } else if let Some(found) = contents_found(connection, events, snapshots, tracking).await? {
+        } else if let Some(found) =
+            contents_found(connection, events, snapshots, tracking, data_keys).await?
+        {
             return Err(not_empty(target.name, found));
         }
         let contents = target.contents;
@@ -399,6 +463,22 @@ async fn restore_in(
                     postgres_error(e, format!("can't restore the snapshots of {snapshots}"))
                 })?;
         }
+        for chunk in contents.data_keys.chunks(RESTORE_CHUNK) {
+            let originators: Vec<Uuid> = chunk.iter().map(|k| k.originator_id).collect();
+            let keys: Vec<Option<Vec<u8>>> = chunk.iter().map(|k| k.wrapped.clone()).collect();
+            client
+                .execute(
+                    &format!(
+                        "INSERT INTO {data_keys} (originator_id, data_key) SELECT * FROM \
+                         unnest($1::uuid[], $2::bytea[])"
+                    ),
+                    &[&originators, &keys],
+                )
+                .await
+                .map_err(|e| {
+                    postgres_error(e, format!("can't restore the data keys of {data_keys}"))
+                })?;
+        }
         let upsert = match shape_of(connection, tracking).await? {
             TrackingShape::MultiRow => "",
             TrackingShape::SingleRow => {
@@ -447,22 +527,110 @@ impl StoreInspector for PostgresInspector {
         &self,
         application: &ApplicationTables,
     ) -> Result<Arc<dyn ApplicationRecorder>, PersistenceError> {
-        let tracking = application
-            .tracking
-            .clone()
-            .unwrap_or_else(|| names_of(&application.name).2);
-        check_identifier(&tracking)?;
-        let qualified = self.datastore.core().qualified(&tracking);
-        let shape = self.read(move |_, connection| {
-            let table = qualified.clone();
-            async move { shape_of(&connection, &table).await }
-        })?;
-        Ok(Arc::new(PostgresApplicationRecorder::of_existing_tables(
-            Arc::clone(&self.datastore),
-            &application.events,
-            &tracking,
-            shape,
-        )?))
+        Ok(Arc::new(self.recorder(application)?))
+    }
+
+    fn data_keys(
+        &self,
+        application: &ApplicationTables,
+    ) -> Result<Option<Arc<dyn DataKeyRecorder>>, PersistenceError> {
+        Ok(self
+            .keys(application)?
+            .map(|(_, keys)| Arc::new(keys) as Arc<dyn DataKeyRecorder>))
+    }
+
+    fn keyed_events(
+        &self,
+        application: &ApplicationTables,
+        application_key: Arc<dyn Cipher>,
+    ) -> Result<Option<Arc<KeyedRecorder>>, PersistenceError> {
+        let Some((events, keys)) = self.keys(application)? else {
+            return Ok(None);
+        };
+        let keyring = Arc::new(Keyring::new(Arc::new(keys), application_key));
+        Ok(Some(Arc::new(KeyedRecorder::new(
+            Arc::new(events),
+            keyring,
+        ))))
+    }
+
+    fn select_data_keys(
+        &self,
+        application: &ApplicationTables,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<StoredDataKey>, PersistenceError> {
+        let Some(table) = &application.data_keys else {
+            return Ok(Vec::new());
+        };
+        check_identifier(table)?;
+        let table = self.datastore.core().qualified(table);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |_, connection| {
+            let table = table.clone();
+            async move {
+                let context = || format!("can't select data keys from {table}");
+                let rows = match after {
+                    Some(id) => {
+                        connection
+                            .client()
+                            .query(
+                                &format!(
+                                    "SELECT originator_id, data_key FROM {table} WHERE \
+                                     originator_id > $1 ORDER BY originator_id LIMIT $2"
+                                ),
+                                &[&id, &limit],
+                            )
+                            .await
+                    }
+                    None => {
+                        connection
+                            .client()
+                            .query(
+                                &format!(
+                                    "SELECT originator_id, data_key FROM {table} ORDER BY \
+                                     originator_id LIMIT $1"
+                                ),
+                                &[&limit],
+                            )
+                            .await
+                    }
+                }
+                .map_err(|e| postgres_error(e, context()))?;
+                rows.iter().map(stored_key).collect()
+            }
+        })
+    }
+
+    fn count_data_keys(
+        &self,
+        application: &ApplicationTables,
+    ) -> Result<DataKeyCounts, PersistenceError> {
+        let Some(table) = &application.data_keys else {
+            return Ok(DataKeyCounts::default());
+        };
+        check_identifier(table)?;
+        let table = self.datastore.core().qualified(table);
+        self.read(move |_, connection| {
+            let table = table.clone();
+            async move {
+                let context = || format!("can't count the rows of {table}");
+                let row = connection
+                    .client()
+                    .query_one(
+                        &format!("SELECT COUNT(*), COUNT(*) - COUNT(data_key) FROM {table}"),
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| postgres_error(e, context()))?;
+                let aggregates: i64 = row.try_get(0).map_err(|e| postgres_error(e, context()))?;
+                let forgotten: i64 = row.try_get(1).map_err(|e| postgres_error(e, context()))?;
+                Ok(DataKeyCounts {
+                    aggregates: from_signed(aggregates, "count")?,
+                    forgotten: from_signed(forgotten, "count")?,
+                })
+            }
+        })
     }
 
     fn count_events(&self, application: &ApplicationTables) -> Result<u64, PersistenceError> {
@@ -518,11 +686,14 @@ impl StoreInspector for PostgresInspector {
             for table in [&events_table, &snapshots, &tracking] {
                 check_identifier(table)?;
             }
+            let data_keys = data_keys_of(name);
+            check_identifier(&data_keys)?;
             targets.push(Target {
                 name,
                 events: core.qualified(&events_table),
                 snapshots: core.qualified(&snapshots),
                 tracking: core.qualified(&tracking),
+                data_keys: core.qualified(&data_keys),
                 events_table,
                 contents,
             });
@@ -530,16 +701,18 @@ impl StoreInspector for PostgresInspector {
         // Refused before any table is created.
         if !replace {
             for target in &targets {
-                let (events, snapshots, tracking) = (
+                let (events, snapshots, tracking, data_keys) = (
                     target.events.clone(),
                     target.snapshots.clone(),
                     target.tracking.clone(),
+                    target.data_keys.clone(),
                 );
                 let found = self.datastore.block_on({
                     let core = Arc::clone(&core);
                     async move {
                         let connection = core.connection().await?;
-                        contents_found(&connection, &events, &snapshots, &tracking).await
+                        contents_found(&connection, &events, &snapshots, &tracking, &data_keys)
+                            .await
                     }
                 })?;
                 if let Some(found) = found {
@@ -550,15 +723,19 @@ impl StoreInspector for PostgresInspector {
         // The tables, as the application creates them.
         for (name, contents) in applications {
             let (events, snapshots, tracking) = names_of(name);
-            PostgresApplicationRecorder::new(Arc::clone(&self.datastore), &events, &tracking)?;
+            let recorder =
+                PostgresApplicationRecorder::new(Arc::clone(&self.datastore), &events, &tracking)?;
             if !contents.snapshots.is_empty() {
                 PostgresAggregateRecorder::new(Arc::clone(&self.datastore), &snapshots)?;
+            }
+            if !contents.data_keys.is_empty() {
+                PostgresDataKeys::new(&recorder, &data_keys_of(name), None)?;
             }
         }
         let lock_timeout_ms = core.settings().lock_timeout.as_millis();
         // Owned copies, for the datastore's runtime.
         let owned: Vec<(String, ApplicationContents)> = applications.to_vec();
-        let names: Vec<(String, String, String, String)> = targets
+        let names: Vec<(String, String, String, String, String)> = targets
             .iter()
             .map(|t| {
                 (
@@ -566,6 +743,7 @@ impl StoreInspector for PostgresInspector {
                     t.events.clone(),
                     t.snapshots.clone(),
                     t.tracking.clone(),
+                    t.data_keys.clone(),
                 )
             })
             .collect();
@@ -574,13 +752,16 @@ impl StoreInspector for PostgresInspector {
                 .iter()
                 .zip(names)
                 .map(
-                    |((name, contents), (events_table, events, snapshots, tracking))| Target {
-                        name,
-                        events_table,
-                        events,
-                        snapshots,
-                        tracking,
-                        contents,
+                    |((name, contents), (events_table, events, snapshots, tracking, data_keys))| {
+                        Target {
+                            name,
+                            events_table,
+                            events,
+                            snapshots,
+                            tracking,
+                            data_keys,
+                            contents,
+                        }
                     },
                 )
                 .collect();

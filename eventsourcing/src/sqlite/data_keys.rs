@@ -64,6 +64,22 @@ impl SqliteDataKeys {
             c.execute_batch(&sql)
                 .map_err(|e| sqlite_error(e, format!("can't create table {table}")))
         })?;
+        Self::of_existing_table(events, table, snapshots)
+    }
+
+    /// The data keys of `events`' aggregates in the table `table` of the same database, which
+    /// is not created: for tools that read a store without changing it
+    /// ([`SqliteInspector`](super::SqliteInspector)). Forgetting removes snapshots from the
+    /// table `snapshots`, if given.
+    pub fn of_existing_table(
+        events: &SqliteApplicationRecorder,
+        table: &str,
+        snapshots: Option<&str>,
+    ) -> Result<Self, PersistenceError> {
+        check_table_name(table)?;
+        if let Some(snapshots) = snapshots {
+            check_table_name(snapshots)?;
+        }
         Ok(SqliteDataKeys {
             events: events.clone(),
             table: table.into(),
@@ -72,7 +88,8 @@ impl SqliteDataKeys {
     }
 }
 
-fn stored_key(row: &rusqlite::Row<'_>) -> Result<StoredDataKey, PersistenceError> {
+/// A row of a data-key table: `(originator_id TEXT, data_key BLOB)`.
+pub(super) fn stored_key(row: &rusqlite::Row<'_>) -> Result<StoredDataKey, PersistenceError> {
     let context = "can't read a data key";
     let originator_id = match row.get_ref(0).map_err(|e| sqlite_error(e, context))? {
         ValueRef::Text(text) => Uuid::try_parse_ascii(text).map_err(|e| {

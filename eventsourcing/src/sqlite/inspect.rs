@@ -7,15 +7,19 @@ use std::time::Duration;
 use rusqlite::{params, Connection};
 use uuid::Uuid;
 
+use super::data_keys::{stored_key, SqliteDataKeys};
 use super::datastore::{SqliteDatastore, Synchronous, DEFAULT_LOCK_TIMEOUT};
 use super::error::sqlite_error;
 use super::factory::{SQLITE_DBNAME, SQLITE_LOCK_TIMEOUT};
-use super::recorder::{stored_event, SqliteAggregateRecorder, SqliteApplicationRecorder};
+use super::recorder::{
+    check_table_name, stored_event, SqliteAggregateRecorder, SqliteApplicationRecorder,
+};
 use crate::persistence::inspect::{check_ids, not_empty};
 use crate::persistence::{
-    ApplicationContents, ApplicationRecorder, ApplicationTables, ConfigError, Environment,
-    ErrorKind, FactoryError, PersistenceError, StoreInspector, StoredEvent, Tracking,
-    TrackingShape, MIGRATION_ROW,
+    ApplicationContents, ApplicationRecorder, ApplicationTables, Cipher, ConfigError,
+    DataKeyCounts, DataKeyRecorder, Environment, ErrorKind, FactoryError, KeyedRecorder, Keyring,
+    PersistenceError, StoreInspector, StoredDataKey, StoredEvent, Tracking, TrackingShape,
+    MIGRATION_ROW,
 };
 
 /// The tables of the application an SQLite database holds, as [`SqliteFactory`] names them.
@@ -24,10 +28,12 @@ use crate::persistence::{
 const EVENTS: &str = "stored_events";
 const SNAPSHOTS: &str = "stored_snapshots";
 const TRACKING: &str = "tracking";
+const DATA_KEYS: &str = "stored_data_keys";
 
 /// The [`StoreInspector`] of an SQLite database: the application it holds (an SQLite database
-/// holds one, in the tables `stored_events`, `stored_snapshots` and `tracking`, whatever the
-/// application's name), read without creating anything, and restored in one transaction.
+/// holds one, in the tables `stored_events`, `stored_snapshots`, `tracking` and, with
+/// per-aggregate keys, `stored_data_keys`, whatever the application's name), read without
+/// creating anything, and restored in one transaction.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -38,6 +44,39 @@ const TRACKING: &str = "tracking";
 /// let inspector = SqliteInspector::new(Arc::clone(&datastore));
 /// assert!(inspector.application("Worlds")?.is_none()); // and no table was created
 /// # Ok::<(), eventsourcing::persistence::PersistenceError>(())
+/// ```
+///
+/// A store written with per-aggregate keys has a key table, which the inspector reads too:
+///
+/// ```
+/// use std::sync::Arc;
+/// use eventsourcing::persistence::{AesCipher, AggregateRecorder, EventQuery, StoreInspector};
+/// use eventsourcing::prelude::*;
+/// use eventsourcing::sqlite::{SqliteDatastore, SqliteInspector};
+///
+/// # let dir = std::env::temp_dir().join(format!("es-doc-inspect-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let db = dir.join("keyed.db");
+/// # let db = db.to_str().unwrap();
+/// let key = AesCipher::create_key(32)?;
+/// let app = Application::builder("Accounts")
+///     .without_process_env()
+///     .env("PERSISTENCE_MODULE", "eventsourcing.sqlite")
+///     .env("SQLITE_DBNAME", db)
+///     .cipher_key(key.as_str())
+///     .per_aggregate_keys(true)
+///     .build()?;
+/// # drop(app);
+///
+/// let inspector = SqliteInspector::new(Arc::new(SqliteDatastore::open(db)?));
+/// let tables = inspector.application("Accounts")?.expect("the store has events");
+/// assert_eq!(tables.data_keys.as_deref(), Some("stored_data_keys"));
+/// assert_eq!(inspector.count_data_keys(&tables)?.aggregates, 0);
+/// let key = Arc::new(AesCipher::new(&key)?);
+/// let keyed = inspector.keyed_events(&tables, key)?.expect("a key table");
+/// assert!(keyed.select_events(uuid::Uuid::new_v4(), &EventQuery::new())?.is_empty());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteInspector {
@@ -100,6 +139,7 @@ impl SqliteInspector {
                 events: EVENTS.to_string(),
                 snapshots: table_exists(c, SNAPSHOTS)?.then(|| SNAPSHOTS.to_string()),
                 tracking: table_exists(c, TRACKING)?.then(|| TRACKING.to_string()),
+                data_keys: table_exists(c, DATA_KEYS)?.then(|| DATA_KEYS.to_string()),
             }))
         })
     }
@@ -111,6 +151,35 @@ impl SqliteInspector {
                 .map_err(|e| sqlite_error(e, format!("can't count the rows of {table}")))
         })?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The recorder of the application's events, made without creating anything.
+    fn recorder(
+        &self,
+        application: &ApplicationTables,
+    ) -> Result<SqliteApplicationRecorder, PersistenceError> {
+        let tracking = application.tracking.as_deref().unwrap_or(TRACKING);
+        let shape = self.datastore.read(|c| tracking_shape(c, tracking))?;
+        SqliteApplicationRecorder::of_existing_tables(
+            Arc::clone(&self.datastore),
+            &application.events,
+            tracking,
+            shape,
+        )
+    }
+
+    /// The application's key table and events recorder, if it has a key table.
+    fn keys(
+        &self,
+        application: &ApplicationTables,
+    ) -> Result<Option<(SqliteApplicationRecorder, SqliteDataKeys)>, PersistenceError> {
+        let Some(table) = &application.data_keys else {
+            return Ok(None);
+        };
+        let events = self.recorder(application)?;
+        let keys =
+            SqliteDataKeys::of_existing_table(&events, table, application.snapshots.as_deref())?;
+        Ok(Some((events, keys)))
     }
 }
 
@@ -167,6 +236,8 @@ fn contents_found(c: &Connection) -> Result<Option<&'static str>, PersistenceErr
         Some("snapshots")
     } else if has_rows(c, TRACKING, &untracked)? {
         Some("tracking positions")
+    } else if has_rows(c, DATA_KEYS, "")? {
+        Some("data keys")
     } else {
         None
     })
@@ -230,6 +301,25 @@ fn insert_all(
                 })?;
         }
     }
+    if !contents.data_keys.is_empty() {
+        let mut insert = c
+            .prepare(&format!(
+                "INSERT INTO {DATA_KEYS} (originator_id, data_key) VALUES (?, ?)"
+            ))
+            .map_err(|e| sqlite_error(e, context("data keys")))?;
+        for key in &contents.data_keys {
+            let mut hex = [0u8; 32];
+            let originator: &str = key.originator_id.simple().encode_lower(&mut hex);
+            insert
+                .execute(params![originator, key.wrapped])
+                .map_err(|e| {
+                    sqlite_error(
+                        e,
+                        format!("can't restore the data key of {}", key.originator_id),
+                    )
+                })?;
+        }
+    }
     let sql = match shape {
         TrackingShape::MultiRow => format!("INSERT INTO {TRACKING} VALUES (?, ?)"),
         TrackingShape::SingleRow => format!(
@@ -270,14 +360,81 @@ impl StoreInspector for SqliteInspector {
         &self,
         application: &ApplicationTables,
     ) -> Result<Arc<dyn ApplicationRecorder>, PersistenceError> {
-        let tracking = application.tracking.as_deref().unwrap_or(TRACKING);
-        let shape = self.datastore.read(|c| tracking_shape(c, tracking))?;
-        Ok(Arc::new(SqliteApplicationRecorder::of_existing_tables(
-            Arc::clone(&self.datastore),
-            &application.events,
-            tracking,
-            shape,
-        )?))
+        Ok(Arc::new(self.recorder(application)?))
+    }
+
+    fn data_keys(
+        &self,
+        application: &ApplicationTables,
+    ) -> Result<Option<Arc<dyn DataKeyRecorder>>, PersistenceError> {
+        Ok(self
+            .keys(application)?
+            .map(|(_, keys)| Arc::new(keys) as Arc<dyn DataKeyRecorder>))
+    }
+
+    fn keyed_events(
+        &self,
+        application: &ApplicationTables,
+        application_key: Arc<dyn Cipher>,
+    ) -> Result<Option<Arc<KeyedRecorder>>, PersistenceError> {
+        let Some((events, keys)) = self.keys(application)? else {
+            return Ok(None);
+        };
+        let keyring = Arc::new(Keyring::new(Arc::new(keys), application_key));
+        Ok(Some(Arc::new(KeyedRecorder::new(
+            Arc::new(events),
+            keyring,
+        ))))
+    }
+
+    fn select_data_keys(
+        &self,
+        application: &ApplicationTables,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<StoredDataKey>, PersistenceError> {
+        let Some(table) = &application.data_keys else {
+            return Ok(Vec::new());
+        };
+        check_table_name(table)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Before every hex id.
+        let after = after.map_or(String::new(), |id| id.simple().to_string());
+        let sql = format!(
+            "SELECT originator_id, data_key FROM {table} WHERE originator_id > ? \
+             ORDER BY originator_id LIMIT ?"
+        );
+        self.datastore.read(|c| {
+            let context = "can't select data keys";
+            let mut statement = c.prepare(&sql).map_err(|e| sqlite_error(e, context))?;
+            let mut rows = statement
+                .query(params![after, limit])
+                .map_err(|e| sqlite_error(e, context))?;
+            let mut keys = Vec::new();
+            while let Some(row) = rows.next().map_err(|e| sqlite_error(e, context))? {
+                keys.push(stored_key(row)?);
+            }
+            Ok(keys)
+        })
+    }
+
+    fn count_data_keys(
+        &self,
+        application: &ApplicationTables,
+    ) -> Result<DataKeyCounts, PersistenceError> {
+        let Some(table) = &application.data_keys else {
+            return Ok(DataKeyCounts::default());
+        };
+        check_table_name(table)?;
+        let sql = format!("SELECT COUNT(*), COUNT(*) - COUNT(data_key) FROM {table}");
+        let (aggregates, forgotten): (i64, i64) = self.datastore.read(|c| {
+            c.query_row(&sql, [], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(|e| sqlite_error(e, format!("can't count the rows of {table}")))
+        })?;
+        Ok(DataKeyCounts {
+            aggregates: u64::try_from(aggregates).unwrap_or(0),
+            forgotten: u64::try_from(forgotten).unwrap_or(0),
+        })
     }
 
     fn count_events(&self, application: &ApplicationTables) -> Result<u64, PersistenceError> {
@@ -379,10 +536,13 @@ impl StoreInspector for SqliteInspector {
             }
         }
         // The tables, as the application creates them.
-        SqliteApplicationRecorder::new(Arc::clone(&self.datastore))?;
+        let events = SqliteApplicationRecorder::new(Arc::clone(&self.datastore))?;
         let has_snapshots = self.datastore.read(|c| table_exists(c, SNAPSHOTS))?;
         if !contents.snapshots.is_empty() && !has_snapshots {
             SqliteAggregateRecorder::new(Arc::clone(&self.datastore), SNAPSHOTS)?;
+        }
+        if !contents.data_keys.is_empty() {
+            SqliteDataKeys::new(&events, DATA_KEYS, None)?;
         }
         self.datastore.write(|tx| {
             if replace {
@@ -392,6 +552,9 @@ impl StoreInspector for SqliteInspector {
                 );
                 if table_exists(tx, SNAPSHOTS)? {
                     sql.push_str(&format!("DELETE FROM {SNAPSHOTS};"));
+                }
+                if table_exists(tx, DATA_KEYS)? {
+                    sql.push_str(&format!("DELETE FROM {DATA_KEYS};"));
                 }
                 tx.execute_batch(&sql)
                     .map_err(|e| sqlite_error(e, "can't delete what the application had"))?;
