@@ -254,7 +254,31 @@ pub(crate) fn fields(state: &Map<String, Value>) -> String {
     fields.remove("timestamp");
     fields.remove("__event_hash__");
     fields.remove("__previous_hash__");
-    Value::Object(fields).to_string()
+    fields.remove(CAUSATION_ID);
+    fields.remove(CORRELATION_ID);
+    let mut shown = Value::Object(fields).to_string();
+    let (causation, correlation) = metadata(state);
+    match (causation, correlation) {
+        (Some(causation), Some(correlation)) => shown.push_str(&format!(
+            "  (caused by {causation}, correlation {correlation})"
+        )),
+        (Some(causation), None) => shown.push_str(&format!("  (caused by {causation})")),
+        (None, Some(correlation)) => shown.push_str(&format!("  (correlation {correlation})")),
+        (None, None) => {}
+    }
+    shown
+}
+
+/// The fields in which the library stores an event's causation and correlation ids.
+const CAUSATION_ID: &str = "__causation_id__";
+const CORRELATION_ID: &str = "__correlation_id__";
+
+/// The event's causation id and correlation id, if it was stored with them.
+pub(crate) fn metadata(state: &Map<String, Value>) -> (Option<&str>, Option<&str>) {
+    (
+        state.get(CAUSATION_ID).and_then(Value::as_str),
+        state.get(CORRELATION_ID).and_then(Value::as_str),
+    )
 }
 
 /// `text`, cut to at most `max` characters (with an ellipsis).

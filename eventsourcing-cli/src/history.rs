@@ -12,7 +12,7 @@ use eventsourcing::persistence::{EventQuery, PersistenceError, StoredEvent};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::decode::{fields, timestamp, Decoded};
+use crate::decode::{fields, metadata, timestamp, Decoded};
 use crate::error::Failure;
 use crate::output;
 use crate::store::Store;
@@ -104,6 +104,8 @@ pub(crate) fn run(args: &StoreArgs, command: &HistoryArgs) -> Result<ExitCode, F
                 "originator_version": event.originator_version,
                 "topic": event.topic,
                 "timestamp": timestamp(state),
+                "causation_id": metadata(state).0,
+                "correlation_id": metadata(state).1,
                 "state": Value::Object(state.clone()),
             }))?;
         } else {

@@ -14,7 +14,7 @@ use eventsourcing::persistence::{
 };
 use serde_json::{json, Value};
 
-use crate::decode::{fields, timestamp, Decoder};
+use crate::decode::{fields, metadata, timestamp, Decoder};
 use crate::error::Failure;
 use crate::output;
 use crate::store::Store;
@@ -101,6 +101,8 @@ impl Printer {
                 "originator_version": notification.originator_version,
                 "topic": notification.topic,
                 "timestamp": timestamp(state),
+                "causation_id": metadata(state).0,
+                "correlation_id": metadata(state).1,
                 "state": Value::Object(state.clone()),
             }));
         }
