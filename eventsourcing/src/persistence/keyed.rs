@@ -196,21 +196,26 @@ impl Keyring {
     /// first event is among `events`: returns the new keys' rows, to be written with the
     /// events.
     fn seal(&self, events: &mut [StoredEvent]) -> Result<Vec<StoredDataKey>, PersistenceError> {
-        let ids = originators(events.iter());
-        let mut keys = self.keys(&ids)?;
-        let mut new = Vec::new();
-        for id in ids {
-            if keys.contains_key(&id) {
-                continue;
-            }
-            let first = events
-                .iter()
-                .filter(|e| e.originator_id == id)
-                .map(|e| e.originator_version)
-                .min();
-            if first.is_some_and(|version| version > 1) {
-                return Err(no_key(id));
-            }
+        // Aggregates created by this save get new keys without asking the key table: if one
+        // had a row already (it exists, or existed and was forgotten), its first event is
+        // stored too, and the insert fails on it as the version conflict it is. The others'
+        // keys are read, in one select.
+        let (created, existing): (Vec<Uuid>, Vec<Uuid>) =
+            originators(events.iter()).into_iter().partition(|id| {
+                events
+                    .iter()
+                    .filter(|e| e.originator_id == *id)
+                    .map(|e| e.originator_version)
+                    .min()
+                    .is_some_and(|version| version <= 1)
+            });
+        let mut keys = if existing.is_empty() {
+            HashMap::new()
+        } else {
+            self.keys(&existing)?
+        };
+        let mut new = Vec::with_capacity(created.len());
+        for id in created {
             let (cipher, row) = self.new_key(id)?;
             keys.insert(id, DataKey::Key(cipher));
             new.push(row);

@@ -70,7 +70,7 @@ pub(crate) fn parse(plain: &[u8]) -> EventMetadata {
     if let Some(after) = rest.strip_prefix(CHAIN_EVENT_HASH) {
         // `<hash>","__previous_hash__":"<hash or nothing>",`
         let Some(after) = after
-            .get(64..)
+            .get(after.iter().position(|&b| b == b'"').unwrap_or(after.len())..)
             .and_then(|a| a.strip_prefix(b"\","))
             .and_then(|a| a.strip_prefix(CHAIN_PREVIOUS_HASH))
         else {
