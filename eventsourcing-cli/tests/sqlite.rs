@@ -8,6 +8,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
+use eventsourcing::domain::EventMetadata;
+use eventsourcing::prelude::*;
 use serde_json::Value;
 
 /// Runs `sql` on the SQLite file directly (as someone tampering with it would).
@@ -395,42 +397,39 @@ fn a_compressed_store_read_without_the_compressor_says_so() {
     assert!(error.error().contains("can't decompress"), "{error:?}");
 }
 
-mod correlation {
-    use super::common::*;
-    use eventsourcing::domain::EventMetadata;
-    use eventsourcing::prelude::*;
+/// A note, saved with a correlation id.
+#[aggregate]
+#[derive(Debug)]
+pub struct Note {
+    text: String,
+}
 
-    #[aggregate]
-    pub struct Note {
-        text: String,
+#[aggregate]
+impl Note {
+    /// A new note.
+    #[created]
+    pub fn create(text: String) -> Self {
+        Note { text }
     }
+}
 
-    #[aggregate]
-    impl Note {
-        #[created]
-        pub fn create(text: String) -> Self {
-            Note { text }
-        }
-    }
-
-    #[test]
-    fn history_and_tail_show_causation_and_correlation_ids() {
-        let db = TempDb::new("cli-correlation");
-        let env = sqlite_env(db.path());
-        let app = builder("Notes", &env).build().unwrap();
-        let request = Uuid::new_v4();
-        let mut note = Note::create("x".into());
-        app.save_with(&mut note, &EventMetadata::correlated(request))
-            .unwrap();
-        let text = run(&env, &["history", &note.id().to_string()]);
-        assert!(
-            text.ok().contains(&format!("(correlation {request})")),
-            "{}",
-            text.ok()
-        );
-        assert!(!text.ok().contains("__correlation_id__"));
-        let tail = run(&env, &["tail", "--json"]).json_lines();
-        assert_eq!(tail[0]["correlation_id"], request.to_string());
-        assert_eq!(tail[0]["causation_id"], serde_json::Value::Null);
-    }
+#[test]
+fn history_and_tail_show_causation_and_correlation_ids() {
+    let db = TempDb::new("cli-correlation");
+    let env = sqlite_env(db.path());
+    let app = builder("Notes", &env).build().unwrap();
+    let request = Uuid::new_v4();
+    let mut note = Note::create("x".into());
+    app.save_with(&mut note, &EventMetadata::correlated(request))
+        .unwrap();
+    let text = run(&env, &["history", &note.id().to_string()]);
+    assert!(
+        text.ok().contains(&format!("(correlation {request})")),
+        "{}",
+        text.ok()
+    );
+    assert!(!text.ok().contains("__correlation_id__"));
+    let tail = run(&env, &["tail", "--json"]).json_lines();
+    assert_eq!(tail[0]["correlation_id"], request.to_string());
+    assert_eq!(tail[0]["causation_id"], serde_json::Value::Null);
 }
