@@ -587,15 +587,27 @@ fn run_system(args: &Args, tmp: &Path, multi: bool) -> Result<Output, BoxError> 
     let follower = Arc::new(PerDogCounters {
         app: sqlite_builder("PerDogCounters", &tmp.join("follower.db")).build()?,
     });
-    let system = System::new().pipe(&leader, &follower);
+    let mut system = System::new();
+    // BENCH_GATHERING_US: the follower's gathering (System::gathering), for comparisons.
+    if let Some(us) = std::env::var("BENCH_GATHERING_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        system = system.gathering(Duration::from_micros(us));
+    }
+    let system = system.pipe(&leader, &follower);
     let started = Instant::now();
     let runner_name;
+    // When the leader's last save returned (with the single-threaded runner, its followers
+    // have processed it by then).
+    let leader_s;
     if multi {
         runner_name = "MultiThreadedRunner";
         let runner = MultiThreadedRunner::start(system)?;
         for i in 0..dogs {
             leader.register_dog_with_tricks(i)?;
         }
+        leader_s = started.elapsed().as_secs_f64();
         runner.wait_until_caught_up(Duration::from_secs(600))?;
         runner.stop()?;
     } else {
@@ -604,6 +616,7 @@ fn run_system(args: &Args, tmp: &Path, multi: bool) -> Result<Output, BoxError> 
         for i in 0..dogs {
             leader.register_dog_with_tricks(i)?;
         }
+        leader_s = started.elapsed().as_secs_f64();
         runner.stop()?;
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -619,9 +632,11 @@ fn run_system(args: &Args, tmp: &Path, multi: bool) -> Result<Output, BoxError> 
         "follower_events_written": written,
         "follower_tracking_position": tracked,
         "elapsed_s": elapsed,
+        "leader_done_s": leader_s,
         "events_per_s": leader_max as f64 / elapsed,
         "follower": "PerDogCounters",
         "runner": runner_name,
+        "gathering_us": std::env::var("BENCH_GATHERING_US").ok(),
     })))
 }
 

@@ -23,6 +23,6 @@ pub use follower::{Follower, DEFAULT_BATCH_SIZE};
 pub use process::{PolicyResult, Process, ProcessingEvent};
 pub use reader::NotificationLogReader;
 pub use runner::{MultiThreadedRunner, SingleThreadedRunner};
-pub use system::System;
+pub use system::{System, DEFAULT_GATHERING};
 #[cfg(feature = "tokio")]
 pub use tokio_runner::TokioRunner;

@@ -327,6 +327,8 @@ struct Worker {
     follower: Arc<dyn FollowerNode>,
     state: Mutex<WorkerState>,
     wake: Condvar,
+    /// How long to let new events gather when prompted while processing (`System::gathering`).
+    gathering: Duration,
 }
 
 #[derive(Default)]
@@ -354,6 +356,7 @@ impl Worker {
                 }
                 std::mem::take(&mut state.prompted)
             };
+            let mut processed = 0;
             for leader in prompted {
                 // A panicking policy must not silently end the thread: its followers would
                 // never be processed again. Record it like any other error and carry on.
@@ -361,7 +364,7 @@ impl Worker {
                     self.follower.pull_and_process(&leader)
                 }));
                 match result {
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(count)) => processed += count,
                     Ok(Err(error)) => errors.record(error),
                     Err(payload) => errors.record(SystemError::ThreadPanicked {
                         follower: self.follower.name().to_string(),
@@ -369,7 +372,25 @@ impl Worker {
                     }),
                 }
             }
+            if processed > 0 {
+                self.gather();
+            }
         }
+    }
+
+    /// After processing something (the leaders may be saving more), lets their new events
+    /// gather for a while (until stopping), so that the next transaction records them together.
+    fn gather(&self) {
+        if self.gathering.is_zero() {
+            return;
+        }
+        let state = lock(&self.state);
+        if state.stopping {
+            return;
+        }
+        let _ = self
+            .wake
+            .wait_timeout_while(state, self.gathering, |state| !state.stopping);
     }
 }
 
@@ -387,6 +408,7 @@ impl MultiThreadedRunner {
                     follower: Arc::clone(follower),
                     state: Mutex::new(WorkerState::default()),
                     wake: Condvar::new(),
+                    gathering: wiring.system.gathering,
                 })
             })
             .collect();
