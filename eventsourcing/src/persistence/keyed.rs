@@ -439,6 +439,17 @@ impl KeyedRecorder {
         KeyedRecorder { inner, keyring }
     }
 
+    /// `events` under the keys `keys` keeps, encrypted under `application_key`: a keyring and
+    /// a recorder of its own (what a store inspector reads a keyed application with).
+    pub(crate) fn over(
+        events: Arc<dyn ProcessRecorder>,
+        keys: Arc<dyn DataKeyRecorder>,
+        application_key: Arc<dyn Cipher>,
+    ) -> Arc<Self> {
+        let keyring = Arc::new(Keyring::new(keys, application_key));
+        Arc::new(KeyedRecorder::new(events, keyring))
+    }
+
     /// The keyring.
     pub fn keyring(&self) -> &Arc<Keyring> {
         &self.keyring

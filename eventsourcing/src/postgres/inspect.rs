@@ -13,8 +13,8 @@ use super::tables::{check_identifier, from_signed, to_i64, TrackingShape, MIGRAT
 use crate::persistence::inspect::{check_ids, not_empty};
 use crate::persistence::{
     ApplicationContents, ApplicationRecorder, ApplicationTables, Cipher, DataKeyCounts,
-    DataKeyRecorder, Environment, ErrorKind, FactoryError, KeyedRecorder, Keyring,
-    PersistenceError, StoreInspector, StoredDataKey, StoredEvent, Tracking,
+    DataKeyRecorder, Environment, ErrorKind, FactoryError, KeyedRecorder, PersistenceError,
+    StoreInspector, StoredDataKey, StoredEvent, Tracking,
 };
 
 /// How many rows a restore inserts with one statement.
@@ -547,11 +547,11 @@ impl StoreInspector for PostgresInspector {
         let Some((events, keys)) = self.keys(application)? else {
             return Ok(None);
         };
-        let keyring = Arc::new(Keyring::new(Arc::new(keys), application_key));
-        Ok(Some(Arc::new(KeyedRecorder::new(
+        Ok(Some(KeyedRecorder::over(
             Arc::new(events),
-            keyring,
-        ))))
+            Arc::new(keys),
+            application_key,
+        )))
     }
 
     fn select_data_keys(

@@ -17,7 +17,7 @@ use super::recorder::{
 use crate::persistence::inspect::{check_ids, not_empty};
 use crate::persistence::{
     ApplicationContents, ApplicationRecorder, ApplicationTables, Cipher, ConfigError,
-    DataKeyCounts, DataKeyRecorder, Environment, ErrorKind, FactoryError, KeyedRecorder, Keyring,
+    DataKeyCounts, DataKeyRecorder, Environment, ErrorKind, FactoryError, KeyedRecorder,
     PersistenceError, StoreInspector, StoredDataKey, StoredEvent, Tracking, TrackingShape,
     MIGRATION_ROW,
 };
@@ -380,11 +380,11 @@ impl StoreInspector for SqliteInspector {
         let Some((events, keys)) = self.keys(application)? else {
             return Ok(None);
         };
-        let keyring = Arc::new(Keyring::new(Arc::new(keys), application_key));
-        Ok(Some(Arc::new(KeyedRecorder::new(
+        Ok(Some(KeyedRecorder::over(
             Arc::new(events),
-            keyring,
-        ))))
+            Arc::new(keys),
+            application_key,
+        )))
     }
 
     fn select_data_keys(
