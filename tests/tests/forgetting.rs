@@ -531,3 +531,61 @@ fn async_face_sqlite() {
 fn async_face_postgres() {
     run_async(eventsourcing_tests::Backend::postgres("forgetting_async"));
 }
+
+/// A follower in another process reads a keyed application's log over HTTP: decrypted by the
+/// leader, forgotten events with an empty state, which a mapper with
+/// `with_per_aggregate_keys(true)` skips (and one without fails on, plainly).
+#[test]
+fn a_remote_follower_over_http_skips_forgotten_events() {
+    use eventsourcing::interface::http::{HttpNotificationLog, NotificationLogServer};
+    use eventsourcing::interface::NotificationLogJsonService;
+    use eventsourcing::persistence::{JsonTranscoder, Mapper, ZlibCompressor};
+    use eventsourcing::system::{Follower, NotificationLogReader};
+
+    let backend = eventsourcing_tests::Backend::memory();
+    let app = backend
+        .keyed_builder("Customers", &key())
+        .zlib_compression()
+        .build()
+        .unwrap();
+    let (alice, bob) = alice_and_bob(&app);
+    app.forget(alice.id()).unwrap();
+    let service = NotificationLogJsonService::new(Arc::new(app.log().clone()));
+    let server = NotificationLogServer::bind("127.0.0.1:0", service).unwrap();
+    let url = format!("http://127.0.0.1:{}", server.local_addr().port());
+    let follow = |name: &str, keyed: bool| {
+        let mailings = Arc::new(Mailings {
+            app: Application::builder(name)
+                .without_process_env()
+                .memory()
+                .build()
+                .unwrap(),
+        });
+        let follower = Follower::new(Arc::clone(&mailings));
+        let mapper = Mapper::new(JsonTranscoder)
+            .with_compressor(ZlibCompressor::default())
+            .with_per_aggregate_keys(keyed);
+        follower.follow(
+            "Customers",
+            Arc::new(HttpNotificationLog::connect(&url).unwrap()),
+            Arc::new(mapper),
+            NotificationLogReader::DEFAULT_SECTION_SIZE,
+        );
+        let processed = follower.pull_and_process("Customers");
+        (mailings, processed)
+    };
+
+    let (mailings, processed) = follow("RemoteMailings", true);
+    assert_eq!(processed.unwrap(), 5);
+    assert_eq!(mailings.sent(bob.id()), 2);
+    assert_eq!(mailings.sent(alice.id()), 0);
+
+    let (_, processed) = follow("UnawareMailings", false);
+    let error = processed.unwrap_err();
+    // The empty state of a forgotten event reaches its decompressor.
+    assert!(
+        error.to_string().contains("can't be decompressed"),
+        "{error}"
+    );
+    server.stop();
+}
