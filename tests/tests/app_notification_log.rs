@@ -181,15 +181,15 @@ backend_tests! {
             [("local", log), ("default", &SelectOnly(log.clone())), ("http", &remote)];
         for (name, log) in logs {
             let select = |start, limit, topics: &[String]| ids_of(log.select_of(start, limit, topics).unwrap());
-            assert_eq!(select(1, 10, &[created.clone()]), [1, 4, 7, 10], "{name}");
-            assert_eq!(select(2, 2, &[created.clone()]), [4, 7], "{name}");
-            assert_eq!(select(3, 3, &[incremented.clone()]), [3, 5, 6], "{name}");
+            assert_eq!(select(1, 10, std::slice::from_ref(&created)), [1, 4, 7, 10], "{name}");
+            assert_eq!(select(2, 2, std::slice::from_ref(&created)), [4, 7], "{name}");
+            assert_eq!(select(3, 3, std::slice::from_ref(&incremented)), [3, 5, 6], "{name}");
             assert_eq!(select(1, 10, &[created.clone(), incremented.clone()]), (1..=10).collect::<Vec<_>>(), "{name}");
             assert_eq!(select(11, 10, &[]), [11, 12], "{name}: no topics, no filter");
             assert!(select(1, 10, &["counters:Cow.Born, with a comma".into()]).is_empty(), "{name}");
         }
         // The notifications are whole, whichever way they came.
-        assert_eq!(remote.select_of(1, 2, &[created.clone()]).unwrap(), log.select_of(1, 2, &[created.clone()]).unwrap());
+        assert_eq!(remote.select_of(1, 2, std::slice::from_ref(&created)).unwrap(), log.select_of(1, 2, std::slice::from_ref(&created)).unwrap());
 
         // The reference's parameters of get_notifications: start optional, inclusive_of_start,
         // stop.

@@ -100,7 +100,7 @@ fn decode_every_way(mapper: &Mapper, topic: &str, state: Vec<u8>) {
         originator_id: Uuid::nil(),
         originator_version: 1,
         topic: topic.to_string().into(),
-        state: state.into(),
+        state,
     };
     let _ = mapper.to_domain_event::<DogEvent>(&stored);
     if let Ok(snapshot) = mapper.to_snapshot(&stored) {
@@ -230,7 +230,7 @@ fn the_valid_states_decode() {
             originator_id: Uuid::nil(),
             originator_version: 1,
             topic: topic.clone().into(),
-            state: state.into(),
+            state,
         };
         if topic == "eventsourcing.domain:Snapshot" {
             assert!(Dog::from_snapshot(mapper.to_snapshot(&stored).unwrap()).is_ok());
@@ -263,7 +263,7 @@ fn a_zlib_bomb_is_refused() {
         originator_id: Uuid::nil(),
         originator_version: 1,
         topic: "dogs:Dog.TrickAdded".into(),
-        state: bomb.into(),
+        state: bomb,
     };
     assert!(mapper.to_domain_event::<DogEvent>(&stored).is_err());
 }
