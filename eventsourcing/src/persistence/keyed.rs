@@ -40,6 +40,8 @@ const DATA_KEY_BYTES: usize = 32;
 enum DataKey {
     Key(AesCipher),
     Forgotten,
+    /// Its row's key does not decrypt under the application key (or is not a key).
+    Bad(CipherError),
 }
 
 /// The data keys of an application: the backend's key table, and the application's key under
@@ -84,19 +86,23 @@ impl Keyring {
         )
     }
 
-    /// The keys of those of `ids` that have a row in the key table.
+    /// The keys of those of `ids` that have a row in the key table, in one select.
     fn keys(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, DataKey>, PersistenceError> {
         let rows = self.recorder.select_data_keys(ids)?;
         let application_key = self.application_key();
-        rows.into_iter()
+        Ok(rows
+            .into_iter()
             .map(|row| {
                 let key = match &row.wrapped {
                     None => DataKey::Forgotten,
-                    Some(wrapped) => DataKey::Key(unwrap(&*application_key, &row, wrapped)?),
+                    Some(wrapped) => application_key
+                        .decrypt(wrapped)
+                        .and_then(|raw| AesCipher::from_key_bytes(&raw))
+                        .map_or_else(DataKey::Bad, DataKey::Key),
                 };
-                Ok((row.originator_id, key))
+                (row.originator_id, key)
             })
-            .collect()
+            .collect())
     }
 
     /// A new data key for `originator_id`, and its row for the key table.
@@ -151,34 +157,31 @@ impl Keyring {
     }
 }
 
-fn unwrap(
-    application_key: &dyn Cipher,
-    row: &StoredDataKey,
-    wrapped: &[u8],
-) -> Result<AesCipher, PersistenceError> {
-    let raw = application_key.decrypt(wrapped).map_err(|e| {
-        PersistenceError::database_caused_by(
-            ErrorKind::Data,
-            format!(
-                "the data key of aggregate {} can't be decrypted with the application key \
-                 (CIPHER_KEY): the key is wrong, or was rotated by another process",
-                row.originator_id
-            ),
-            e,
-        )
-    })?;
-    Ok(AesCipher::from_key_bytes(&raw)?)
+fn bad_key(originator_id: Uuid, error: &CipherError) -> PersistenceError {
+    PersistenceError::database_caused_by(
+        ErrorKind::Data,
+        format!(
+            "the data key of aggregate {originator_id} can't be decrypted with the application \
+             key (CIPHER_KEY): the key is wrong, or was rotated by another process"
+        ),
+        error.clone(),
+    )
+}
+
+/// The distinct `ids`, in order of appearance (batches are small: a scan beats a set).
+fn distinct(ids: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
+    let mut distinct: Vec<Uuid> = Vec::new();
+    for id in ids {
+        if !distinct.contains(&id) {
+            distinct.push(id);
+        }
+    }
+    distinct
 }
 
 /// The distinct originator ids of `events`, in order of appearance.
 fn originators<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = Vec::new();
-    for event in events {
-        if !ids.contains(&event.originator_id) {
-            ids.push(event.originator_id);
-        }
-    }
-    ids
+    distinct(events.into_iter().map(|event| event.originator_id))
 }
 
 fn no_key(originator_id: Uuid) -> PersistenceError {
@@ -221,15 +224,9 @@ impl Keyring {
             new.push(row);
         }
         for event in events.iter_mut() {
-            match keys.get(&event.originator_id) {
-                Some(DataKey::Key(cipher)) => event.state = cipher.encrypt(&event.state)?,
-                Some(DataKey::Forgotten) => {
-                    return Err(PersistenceError::Forgotten {
-                        originator_id: event.originator_id,
-                    })
-                }
-                None => return Err(no_key(event.originator_id)),
-            }
+            event.state = self
+                .cipher(&keys, event.originator_id)?
+                .encrypt(&event.state)?;
         }
         Ok(new)
     }
@@ -253,6 +250,7 @@ impl Keyring {
         match keys.get(&originator_id) {
             Some(DataKey::Key(cipher)) => Ok(cipher),
             Some(DataKey::Forgotten) => Err(PersistenceError::Forgotten { originator_id }),
+            Some(DataKey::Bad(error)) => Err(bad_key(originator_id, error)),
             None => Err(no_key(originator_id)),
         }
     }
@@ -314,13 +312,6 @@ pub enum OpenedState {
     Damaged(CipherError),
 }
 
-/// A data key as [`Keyring::open_states`] found it.
-enum Found {
-    Key(AesCipher),
-    Forgotten,
-    Bad(CipherError),
-}
-
 impl Keyring {
     /// Decrypts each `(originator_id, state)`, a state as the store holds it (an event's or a
     /// snapshot's, read without a [`KeyedRecorder`]), under its aggregate's data key, reading
@@ -372,38 +363,14 @@ impl Keyring {
         if states.is_empty() {
             return Ok(Vec::new());
         }
-        let mut ids: Vec<Uuid> = Vec::new();
-        for (id, _) in states {
-            if !ids.contains(id) {
-                ids.push(*id);
-            }
-        }
-        let application_key = self.application_key();
-        let keys: HashMap<Uuid, Found> = self
-            .recorder
-            .select_data_keys(&ids)?
-            .into_iter()
-            .map(|row| {
-                let found = match &row.wrapped {
-                    None => Found::Forgotten,
-                    Some(wrapped) => match application_key.decrypt(wrapped) {
-                        Err(error) => Found::Bad(error),
-                        Ok(raw) => match AesCipher::from_key_bytes(&raw) {
-                            Ok(cipher) => Found::Key(cipher),
-                            Err(error) => Found::Bad(error),
-                        },
-                    },
-                };
-                (row.originator_id, found)
-            })
-            .collect();
+        let keys = self.keys(&distinct(states.iter().map(|(id, _)| *id)))?;
         Ok(states
             .iter()
             .map(|(id, state)| match keys.get(id) {
                 None => OpenedState::NoKey,
-                Some(Found::Forgotten) => OpenedState::Forgotten,
-                Some(Found::Bad(error)) => OpenedState::BadKey(error.clone()),
-                Some(Found::Key(cipher)) => match cipher.decrypt(state) {
+                Some(DataKey::Forgotten) => OpenedState::Forgotten,
+                Some(DataKey::Bad(error)) => OpenedState::BadKey(error.clone()),
+                Some(DataKey::Key(cipher)) => match cipher.decrypt(state) {
                     Ok(plain) => OpenedState::Plain(plain),
                     Err(error) => OpenedState::Damaged(error),
                 },
