@@ -331,16 +331,12 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             snapshots: snapshot_recorder,
             ..
         } = recorders;
-        if snapshotting && snapshot_recorder.is_none() {
-            return Err(ConfigError::new(
-                env.name_of(IS_SNAPSHOTTING_ENABLED),
-                format!(
-                    "snapshotting is enabled, but {missing_snapshots}: give one, or disable \
-                     snapshotting"
-                ),
-            )
-            .into());
-        }
+        require_snapshots(
+            &env,
+            snapshotting,
+            snapshot_recorder.is_some(),
+            missing_snapshots,
+        )?;
         let snapshot_recorder = snapshot_recorder.filter(|_| snapshotting);
         let mapper = Arc::new(chain(&env, mapper, chained, &recorder)?);
         let events = EventStore::new(Arc::clone(&mapper), recorder.clone());
@@ -437,16 +433,12 @@ impl<T: Transcoder> ApplicationBuilder<T> {
                 )
             }
         };
-        if snapshotting && recorders.snapshots.is_none() {
-            return Err(ConfigError::new(
-                env.name_of(IS_SNAPSHOTTING_ENABLED),
-                format!(
-                    "snapshotting is enabled, but {missing_snapshots}: give one, or disable \
-                     snapshotting"
-                ),
-            )
-            .into());
-        }
+        require_snapshots(
+            &env,
+            snapshotting,
+            recorders.snapshots.is_some(),
+            missing_snapshots,
+        )?;
         tracing::debug!(
             application = env.name(),
             transcoder = type_name::<T>(),
@@ -480,31 +472,34 @@ impl<T: Transcoder> ApplicationBuilder<T> {
             .mapper(self.transcoder)?
             .with_shared_cipher(None)
             .with_per_aggregate_keys(true);
-        let recorders =
-            match self.infrastructure {
-                Infrastructure::Recorders(recorders) => recorders,
-                Infrastructure::AsyncRecorders(_) => return Err(ConfigError::new(
+        let (recorders, missing_snapshots) = match self.infrastructure {
+            Infrastructure::Recorders(recorders) => (
+                recorders,
+                "the recorders given to the builder include none for snapshots",
+            ),
+            Infrastructure::AsyncRecorders(_) => {
+                return Err(ConfigError::new(
                     env.name_of(PER_AGGREGATE_KEYS),
                     "per-aggregate keys need blocking recorders with a data-key recorder (or a \
                      backend): async recorders given to the builder can't keep data keys",
                 )
-                .into()),
-                Infrastructure::Factory(factory) => {
-                    build_on_blocking_pool(factory, &env, snapshotting).await?
-                }
-                Infrastructure::Configured => {
-                    let factory = crate::registry::select(&env)?;
-                    build_on_blocking_pool(factory, &env, snapshotting).await?
-                }
-            };
-        if snapshotting && recorders.snapshots.is_none() {
-            return Err(ConfigError::new(
-                env.name_of(IS_SNAPSHOTTING_ENABLED),
-                "snapshotting is enabled, but no recorder for snapshots was made: give one, or \
-                 disable snapshotting",
-            )
-            .into());
-        }
+                .into())
+            }
+            Infrastructure::Factory(factory) => (
+                build_on_blocking_pool(factory, &env, snapshotting).await?,
+                "the backend given to the builder made no recorder for snapshots",
+            ),
+            Infrastructure::Configured => (
+                build_on_blocking_pool(crate::registry::select(&env)?, &env, snapshotting).await?,
+                "the persistence module made no recorder for snapshots",
+            ),
+        };
+        require_snapshots(
+            &env,
+            snapshotting,
+            recorders.snapshots.is_some(),
+            missing_snapshots,
+        )?;
         let (recorders, keyring) = keyed_recorders(&env, recorders, true)?;
         let recorders = AsyncRecorders::on_blocking_pool(recorders, DEFAULT_BLOCKING_CALLS);
         tracing::debug!(
@@ -544,6 +539,24 @@ async fn build_on_blocking_pool(
                 format!("building the recorders failed: {e}"),
             ))
         })?
+}
+
+/// The error when snapshotting is enabled and no snapshot recorder is `present` (`missing` says
+/// where it should have come from).
+fn require_snapshots(
+    env: &Environment,
+    snapshotting: bool,
+    present: bool,
+    missing: &str,
+) -> Result<(), ApplicationError> {
+    if snapshotting && !present {
+        return Err(ConfigError::new(
+            env.name_of(IS_SNAPSHOTTING_ENABLED),
+            format!("snapshotting is enabled, but {missing}: give one, or disable snapshotting"),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The recorders `factory` builds, with a data-key recorder when per-aggregate keys are on.
