@@ -36,9 +36,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::error::{ErrorKind, PersistenceError};
+use super::metadata::{chain_fields, CHAIN_EVENT_HASH, CHAIN_PREVIOUS_HASH};
 
-const EVENT_HASH: &[u8] = b"{\"__event_hash__\":\"";
-const PREVIOUS_HASH: &[u8] = b"\",\"__previous_hash__\":\"";
 /// The hex digits of a hash: 128 bits.
 const HASH_HEX: usize = 32;
 
@@ -142,9 +141,9 @@ pub(crate) fn chain(
     }
     let hash = event_hash(originator_id, version, topic, previous, &body);
     let mut out = Vec::with_capacity(body.len() + 2 * HASH_HEX + 48);
-    out.extend_from_slice(EVENT_HASH);
+    out.extend_from_slice(CHAIN_EVENT_HASH);
     out.extend_from_slice(hash.as_bytes());
-    out.extend_from_slice(PREVIOUS_HASH);
+    out.extend_from_slice(CHAIN_PREVIOUS_HASH);
     out.extend_from_slice(previous.as_bytes());
     out.push(b'"');
     if body.get(1) != Some(&b'}') {
@@ -161,11 +160,8 @@ fn is_hash(bytes: &[u8]) -> bool {
 /// The chain link of an event, from its serialised state (decrypted and decompressed), or
 /// `None` if the state has no chain fields.
 pub fn link(originator_id: Uuid, version: u64, topic: &str, state: &[u8]) -> Option<ChainLink> {
-    let rest = state.strip_prefix(EVENT_HASH)?;
-    let (stored_hash, rest) = (rest.get(..HASH_HEX)?, rest.get(HASH_HEX..)?);
-    let rest = rest.strip_prefix(PREVIOUS_HASH)?;
-    let end = rest.iter().position(|&b| b == b'"')?;
-    let (previous, rest) = (&rest[..end], &rest[end + 1..]);
+    let fields = chain_fields(state)?;
+    let (stored_hash, previous, rest) = (fields.event_hash, fields.previous_hash, fields.rest);
     if !is_hash(stored_hash) || !(previous.is_empty() || is_hash(previous)) {
         return None;
     }

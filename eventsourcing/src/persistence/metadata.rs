@@ -18,9 +18,38 @@ use crate::domain::EventMetadata;
 
 const CAUSATION: &[u8] = b"\"__causation_id__\":\"";
 const CORRELATION: &[u8] = b"\"__correlation_id__\":\"";
-const CHAIN_EVENT_HASH: &[u8] = b"\"__event_hash__\":\"";
-const CHAIN_PREVIOUS_HASH: &[u8] = b"\"__previous_hash__\":\"";
+/// How a hash-chained state begins, up to the event hash (see the module `hash_chain`).
+pub(crate) const CHAIN_EVENT_HASH: &[u8] = b"{\"__event_hash__\":\"";
+/// What comes between the event hash and the previous hash.
+pub(crate) const CHAIN_PREVIOUS_HASH: &[u8] = b"\",\"__previous_hash__\":\"";
 const UUID_LEN: usize = 36;
+
+/// The hash chain's fields at the start of a serialised state.
+#[cfg_attr(not(feature = "hash-chain"), allow(dead_code))] // the hashes: `hash_chain`'s
+pub(crate) struct ChainFields<'a> {
+    /// The event hash, as stored (not checked to be hex).
+    pub(crate) event_hash: &'a [u8],
+    /// The previous hash, as stored (empty for an aggregate's first event).
+    pub(crate) previous_hash: &'a [u8],
+    /// What follows the fields: `,` and the rest of the object, or `}`.
+    pub(crate) rest: &'a [u8],
+}
+
+/// The hash chain's fields at the start of `state`, if it begins with them.
+pub(crate) fn chain_fields(state: &[u8]) -> Option<ChainFields<'_>> {
+    let after = state.strip_prefix(CHAIN_EVENT_HASH)?;
+    let end = after.iter().position(|&b| b == b'"')?;
+    let (event_hash, after) = (
+        &after[..end],
+        after[end..].strip_prefix(CHAIN_PREVIOUS_HASH)?,
+    );
+    let end = after.iter().position(|&b| b == b'"')?;
+    Some(ChainFields {
+        event_hash,
+        previous_hash: &after[..end],
+        rest: &after[end + 1..],
+    })
+}
 
 /// `body` (a serialised JSON object) with `metadata`'s fields first.
 pub(crate) fn splice(body: Vec<u8>, metadata: &EventMetadata) -> Result<Vec<u8>, PersistenceError> {
@@ -64,26 +93,14 @@ pub(crate) fn splice(body: Vec<u8>, metadata: &EventMetadata) -> Result<Vec<u8>,
 /// The metadata at the start of a serialised state (after a hash chain's fields), if any.
 pub(crate) fn parse(plain: &[u8]) -> EventMetadata {
     let mut metadata = EventMetadata::default();
-    let Some(mut rest) = plain.strip_prefix(b"{") else {
+    // The fields follow the object's `{`, or the chain's fields and their comma.
+    let rest = match chain_fields(plain) {
+        Some(chain) => chain.rest.strip_prefix(b","),
+        None => plain.strip_prefix(b"{"),
+    };
+    let Some(mut rest) = rest else {
         return metadata;
     };
-    if let Some(after) = rest.strip_prefix(CHAIN_EVENT_HASH) {
-        // `<hash>","__previous_hash__":"<hash or nothing>",`
-        let Some(after) = after
-            .get(after.iter().position(|&b| b == b'"').unwrap_or(after.len())..)
-            .and_then(|a| a.strip_prefix(b"\","))
-            .and_then(|a| a.strip_prefix(CHAIN_PREVIOUS_HASH))
-        else {
-            return metadata;
-        };
-        let Some(end) = after.iter().position(|&b| b == b'"') else {
-            return metadata;
-        };
-        match after.get(end + 1..).and_then(|a| a.strip_prefix(b",")) {
-            Some(after) => rest = after,
-            None => return metadata,
-        }
-    }
     if let Some((id, after)) = field(rest, CAUSATION) {
         metadata.causation_id = Some(id);
         rest = after;
