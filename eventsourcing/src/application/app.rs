@@ -343,14 +343,7 @@ impl<T: Transcoder> Application<T> {
     /// Forgetting it again is `Ok(`[`Forgetting::AlreadyForgotten`]`)`; forgetting an id with
     /// no data key is [`ApplicationError::AggregateNotFound`].
     pub fn forget(&self, id: Uuid) -> Result<Forgetting, ApplicationError> {
-        let keyring = self
-            .keyring
-            .as_ref()
-            .ok_or(ApplicationError::PerAggregateKeysDisabled)?;
-        match keyring.forget(id)? {
-            Forgetting::Unknown => Err(ApplicationError::AggregateNotFound { id, version: None }),
-            forgetting => Ok(forgetting),
-        }
+        forgot(id, self.keyed()?.forget(id)?)
     }
 
     /// Re-encrypts every data key under the application key `new_key` (base64, as
@@ -361,12 +354,13 @@ impl<T: Transcoder> Application<T> {
     /// Other processes using the store must then be restarted with the new `CIPHER_KEY`: until
     /// then, their reads fail with an error saying that a data key can't be decrypted.
     pub fn rotate_cipher_key(&self, new_key: &str) -> Result<u64, ApplicationError> {
-        let keyring = self
-            .keyring
-            .as_ref()
-            .ok_or(ApplicationError::PerAggregateKeysDisabled)?;
         let cipher = AesCipher::new(new_key).map_err(crate::persistence::PersistenceError::from)?;
-        Ok(keyring.rotate(Arc::new(cipher))?)
+        Ok(self.keyed()?.rotate(Arc::new(cipher))?)
+    }
+
+    /// The keyring, or the error that per-aggregate keys are off.
+    fn keyed(&self) -> Result<&Arc<Keyring>, ApplicationError> {
+        keyed(self.keyring.as_ref())
     }
 
     /// The faults of the hash chain of the aggregate `id` (feature `hash-chain`; see
@@ -458,6 +452,20 @@ impl<T: Transcoder> Application<T> {
         for listener in listeners {
             listener(&self.name);
         }
+    }
+}
+
+/// `keyring`, or the error that per-aggregate keys are off (both faces).
+pub(super) fn keyed(keyring: Option<&Arc<Keyring>>) -> Result<&Arc<Keyring>, ApplicationError> {
+    keyring.ok_or(ApplicationError::PerAggregateKeysDisabled)
+}
+
+/// What forgetting `id` found, as the application answers it (both faces): an id with no key
+/// is not found.
+pub(super) fn forgot(id: Uuid, forgetting: Forgetting) -> Result<Forgetting, ApplicationError> {
+    match forgetting {
+        Forgetting::Unknown => Err(ApplicationError::AggregateNotFound { id, version: None }),
+        forgetting => Ok(forgetting),
     }
 }
 

@@ -148,26 +148,15 @@ impl<T: Transcoder> AsyncApplication<T> {
     /// Forgets the aggregate `id`, as [`Application::forget`](super::Application::forget) does
     /// (on tokio's blocking pool).
     pub async fn forget(&self, id: Uuid) -> Result<Forgetting, ApplicationError> {
-        let keyring = Arc::clone(
-            self.keyring
-                .as_ref()
-                .ok_or(ApplicationError::PerAggregateKeysDisabled)?,
-        );
-        match on_blocking_pool(move || keyring.forget(id)).await? {
-            Forgetting::Unknown => Err(ApplicationError::AggregateNotFound { id, version: None }),
-            forgetting => Ok(forgetting),
-        }
+        let keyring = Arc::clone(super::app::keyed(self.keyring.as_ref())?);
+        super::app::forgot(id, on_blocking_pool(move || keyring.forget(id)).await?)
     }
 
     /// Re-encrypts every data key under the application key `new_key`, as
     /// [`Application::rotate_cipher_key`](super::Application::rotate_cipher_key) does (on
     /// tokio's blocking pool).
     pub async fn rotate_cipher_key(&self, new_key: &str) -> Result<u64, ApplicationError> {
-        let keyring = Arc::clone(
-            self.keyring
-                .as_ref()
-                .ok_or(ApplicationError::PerAggregateKeysDisabled)?,
-        );
+        let keyring = Arc::clone(super::app::keyed(self.keyring.as_ref())?);
         let cipher = AesCipher::new(new_key).map_err(PersistenceError::from)?;
         Ok(on_blocking_pool(move || keyring.rotate(Arc::new(cipher))).await?)
     }

@@ -513,25 +513,23 @@ impl SqliteApplicationRecorder {
         tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
         let insert = &*self.insert_tracking;
-        {
-            self.events.table.insert(tx, events)?;
-            for record in tracking {
-                // Checked in the transaction, after the records before it: positions only move
-                // forward.
-                let last = self.max_tracking(tx, &record.application_name)?;
-                if record.notification_id <= last {
-                    return Err(PersistenceError::integrity(format!(
-                        "tracking {} of {:?} is not after the recorded position {last}",
-                        record.notification_id, record.application_name
-                    )));
-                }
-                let notification_id = to_sql_int(record.notification_id)?;
-                tx.prepare_cached(insert)
-                    .and_then(|mut s| s.execute(params![record.application_name, notification_id]))
-                    .map_err(|e| sqlite_error(e, "can't insert the tracking record"))?;
+        self.events.table.insert(tx, events)?;
+        for record in tracking {
+            // Checked in the transaction, after the records before it: positions only move
+            // forward.
+            let last = self.max_tracking(tx, &record.application_name)?;
+            if record.notification_id <= last {
+                return Err(PersistenceError::integrity(format!(
+                    "tracking {} of {:?} is not after the recorded position {last}",
+                    record.notification_id, record.application_name
+                )));
             }
-            Ok(())
+            let notification_id = to_sql_int(record.notification_id)?;
+            tx.prepare_cached(insert)
+                .and_then(|mut s| s.execute(params![record.application_name, notification_id]))
+                .map_err(|e| sqlite_error(e, "can't insert the tracking record"))?;
         }
+        Ok(())
     }
 }
 
