@@ -134,6 +134,33 @@ impl InMemoryRecorder {
             .collect())
     }
 
+    /// Inserts `events`, `tracking` and data `keys` atomically: everything is checked before
+    /// anything changes.
+    fn insert_with(
+        &self,
+        events: &[StoredEvent],
+        tracking: &[Tracking],
+        keys: &[StoredDataKey],
+    ) -> Result<(), PersistenceError> {
+        {
+            let mut tables = self.tables()?;
+            tables.check_events(events)?;
+            tables.check_tracking(tracking)?;
+            tables.check_keys(keys)?;
+            tables.append(events.iter().cloned());
+            tables.record_tracking(tracking);
+            for key in keys {
+                tables
+                    .data_keys
+                    .insert(key.originator_id, key.wrapped.clone());
+            }
+        }
+        if !events.is_empty() {
+            self.signal.notify();
+        }
+        Ok(())
+    }
+
     fn tables(&self) -> Result<MutexGuard<'_, Tables>, PersistenceError> {
         // A panic while holding the lock leaves no half-written batch behind (inserts check
         // everything before changing anything), so a poisoned lock is still consistent.
@@ -375,17 +402,7 @@ impl ProcessRecorder for InMemoryRecorder {
         events: &[StoredEvent],
         tracking: &[Tracking],
     ) -> Result<(), PersistenceError> {
-        {
-            let mut tables = self.tables()?;
-            tables.check_events(events)?;
-            tables.check_tracking(tracking)?;
-            tables.append(events.iter().cloned());
-            tables.record_tracking(tracking);
-        }
-        if !events.is_empty() {
-            self.signal.notify();
-        }
-        Ok(())
+        self.insert_with(events, tracking, &[])
     }
 
     fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
@@ -435,23 +452,7 @@ impl DataKeyRecorder for InMemoryDataKeys {
         tracking: &[Tracking],
         keys: &[StoredDataKey],
     ) -> Result<(), PersistenceError> {
-        {
-            let mut tables = self.events.tables()?;
-            tables.check_events(events)?;
-            tables.check_tracking(tracking)?;
-            tables.check_keys(keys)?;
-            tables.append(events.iter().cloned());
-            tables.record_tracking(tracking);
-            for key in keys {
-                tables
-                    .data_keys
-                    .insert(key.originator_id, key.wrapped.clone());
-            }
-        }
-        if !events.is_empty() {
-            self.events.signal.notify();
-        }
-        Ok(())
+        self.events.insert_with(events, tracking, keys)
     }
 
     fn select_data_keys(
