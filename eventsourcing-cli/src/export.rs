@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use eventsourcing::persistence::SUBSCRIPTION_PAGE;
 use serde_json::Value;
 
 use crate::backup::{self, Counts};
@@ -72,72 +71,41 @@ fn export_application(
                 .collect()),
         }
     };
-    let total = store.inspector.count_events(&app.tables).map_err(in_app)?
-        + store
-            .inspector
-            .count_snapshots(&app.tables)
-            .map_err(in_app)?;
-    let bar = output::progress(Some(total), &format!("exporting {}", app.name));
+    let bar = output::progress(
+        Some(store.count_records(app)?),
+        &format!("exporting {}", app.name),
+    );
     write_line(out, &backup::application(&app.name))?;
     let mut counts = Counts::default();
     // The events committed before the export began.
-    let max = recorder.max_notification_id().map_err(in_app)?;
-    let mut start = 1;
-    while start <= max {
-        let page = recorder
-            .select_notifications(start, SUBSCRIPTION_PAGE)
-            .map_err(in_app)?;
-        let Some(end) = page.last().map(|n| n.id) else {
-            break;
-        };
-        let page: Vec<_> = page.into_iter().filter(|n| n.id <= max).collect();
-        let states: Vec<_> = page
-            .iter()
-            .map(|n| (n.originator_id, n.state.as_slice()))
-            .collect();
-        for (notification, decoded) in page.iter().zip(decode_page(&states)?) {
+    store.each_event_page(app, &*recorder, |page, states| {
+        for (notification, decoded) in page.iter().zip(decode_page(states)?) {
             write_line(out, &backup::event(notification, decoded))?;
             counts.events += 1;
             bar.inc(1);
         }
-        start = end + 1;
-    }
-    let mut after = None;
-    loop {
-        let page = store
-            .inspector
-            .select_snapshots(&app.tables, after, SUBSCRIPTION_PAGE)
-            .map_err(in_app)?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.originator_id, last.originator_version));
-        let states: Vec<_> = page
-            .iter()
-            .map(|s| (s.originator_id, s.state.as_slice()))
-            .collect();
-        for (snapshot, decoded) in page.iter().zip(decode_page(&states)?) {
+        Ok(())
+    })?;
+    store.each_snapshot_page(app, |page, states| {
+        for (snapshot, decoded) in page.iter().zip(decode_page(states)?) {
             write_line(out, &backup::snapshot(snapshot, decoded))?;
             counts.snapshots += 1;
             bar.inc(1);
         }
-    }
+        Ok(())
+    })?;
     let tracking = store.inspector.tracking(&app.tables).map_err(in_app)?;
     for record in &tracking {
         write_line(out, &backup::tracking(record))?;
     }
     counts.tracking = u64::try_from(tracking.len()).unwrap_or(0);
-    let mut after = None;
-    loop {
-        let page = store
-            .inspector
-            .select_data_keys(&app.tables, after, SUBSCRIPTION_PAGE)
-            .map_err(in_app)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.originator_id);
-        for key in &page {
+    store.each_data_key_page(app, |page| {
+        for key in page {
             write_line(out, &backup::data_key(key))?;
             counts.data_keys += 1;
         }
-    }
+        Ok(())
+    })?;
     write_line(out, &backup::end(&app.name, counts, version))?;
     bar.finish_and_clear();
     Ok(counts)

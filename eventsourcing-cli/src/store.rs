@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use eventsourcing::persistence::{
-    ApplicationRecorder, ApplicationTables, Environment, JsonTranscoder, Keyring, StoreInspector,
-    CIPHER_KEY, CIPHER_TOPIC, COMPRESSOR_TOPIC, HASH_CHAIN, PER_AGGREGATE_KEYS,
+    ApplicationRecorder, ApplicationTables, Environment, JsonTranscoder, Keyring, Notification,
+    PersistenceError, StoreInspector, StoredDataKey, StoredEvent, CIPHER_KEY, CIPHER_TOPIC,
+    COMPRESSOR_TOPIC, HASH_CHAIN, PER_AGGREGATE_KEYS, SUBSCRIPTION_PAGE,
 };
 use eventsourcing::postgres::{
     PostgresInspector, POSTGRES_CONNECT_TIMEOUT, POSTGRES_DBNAME, POSTGRES_HOST, POSTGRES_PASSWORD,
@@ -13,6 +14,8 @@ use eventsourcing::postgres::{
 };
 use eventsourcing::registry::{INFRASTRUCTURE_FACTORY, PERSISTENCE_MODULE};
 use eventsourcing::sqlite::{SqliteInspector, SQLITE_DBNAME};
+
+use uuid::Uuid;
 
 use crate::decode::Decoder;
 use crate::error::Failure;
@@ -342,4 +345,94 @@ fn names(applications: &[ApplicationTables]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Reading a whole application, page by page: what `export` and `verify` walk.
+impl Store {
+    /// Each page of the application's events committed before the call, in notification id
+    /// order, with the pages' stored states as `(originator id, state)`.
+    pub(crate) fn each_event_page(
+        &self,
+        app: &App,
+        recorder: &dyn ApplicationRecorder,
+        mut each: impl FnMut(&[Notification], &[(Uuid, &[u8])]) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let in_app = |e| in_application(app, e);
+        let max = recorder.max_notification_id().map_err(in_app)?;
+        let mut start = 1;
+        while start <= max {
+            let page = recorder
+                .select_notifications(start, SUBSCRIPTION_PAGE)
+                .map_err(in_app)?;
+            let Some(end) = page.last().map(|n| n.id) else {
+                break;
+            };
+            let page: Vec<Notification> = page.into_iter().filter(|n| n.id <= max).collect();
+            each(&page, &states(page.iter().map(|n| &n.stored)))?;
+            start = end + 1;
+        }
+        Ok(())
+    }
+
+    /// Each page of the application's snapshots, with their stored states.
+    pub(crate) fn each_snapshot_page(
+        &self,
+        app: &App,
+        mut each: impl FnMut(&[StoredEvent], &[(Uuid, &[u8])]) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let mut after = None;
+        loop {
+            let page = self
+                .inspector
+                .select_snapshots(&app.tables, after, SUBSCRIPTION_PAGE)
+                .map_err(|e| in_application(app, e))?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = Some((last.originator_id, last.originator_version));
+            each(&page, &states(page.iter()))?;
+        }
+    }
+
+    /// Each page of the application's data keys (none without per-aggregate keys).
+    pub(crate) fn each_data_key_page(
+        &self,
+        app: &App,
+        mut each: impl FnMut(&[StoredDataKey]) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let mut after = None;
+        loop {
+            let page = self
+                .inspector
+                .select_data_keys(&app.tables, after, SUBSCRIPTION_PAGE)
+                .map_err(|e| in_application(app, e))?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = Some(last.originator_id);
+            each(&page)?;
+        }
+    }
+
+    /// How many events and snapshots the application has (for a progress bar).
+    pub(crate) fn count_records(&self, app: &App) -> Result<u64, Failure> {
+        let in_app = |e| in_application(app, e);
+        Ok(self.inspector.count_events(&app.tables).map_err(in_app)?
+            + self
+                .inspector
+                .count_snapshots(&app.tables)
+                .map_err(in_app)?)
+    }
+}
+
+/// A persistence error, in the application `app`.
+fn in_application(app: &App, error: PersistenceError) -> Failure {
+    Failure::from(error).context(format!("application {:?}", app.name))
+}
+
+/// The `(originator id, state)` of stored events, for decoding a page at once.
+fn states<'a>(events: impl Iterator<Item = &'a StoredEvent>) -> Vec<(Uuid, &'a [u8])> {
+    events
+        .map(|event| (event.originator_id, event.state.as_slice()))
+        .collect()
 }

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use eventsourcing::persistence::hash_chain::{check_chain, link, ChainFault, ChainLink};
-use eventsourcing::persistence::{Notification, StoredDataKey, StoredEvent, SUBSCRIPTION_PAGE};
+use eventsourcing::persistence::{Notification, StoredDataKey, StoredEvent};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -689,14 +689,12 @@ fn verify_application(
     decoder: &Decoder,
     checks: &mut [Box<dyn Check>],
 ) -> Result<Report, Failure> {
-    let in_app = |e| Failure::from(e).context(format!("application {:?}", app.name));
+    let in_app = |f: Failure| f.context(format!("application {:?}", app.name));
     let recorder = store.events(app)?;
-    let total = store.inspector.count_events(&app.tables).map_err(in_app)?
-        + store
-            .inspector
-            .count_snapshots(&app.tables)
-            .map_err(in_app)?;
-    let bar = output::progress(Some(total), &format!("verifying {}", app.name));
+    let bar = output::progress(
+        Some(store.count_records(app)?),
+        &format!("verifying {}", app.name),
+    );
     let mut report = Report {
         name: app.name.clone(),
         events: 0,
@@ -709,23 +707,8 @@ fn verify_application(
     let mut decoded = 0u64;
     let mut first_fault: Option<(Place, DecodeFault)> = None;
     // The events committed before verifying began.
-    let max = recorder.max_notification_id().map_err(in_app)?;
-    let mut start = 1;
-    while start <= max {
-        let page = recorder
-            .select_notifications(start, SUBSCRIPTION_PAGE)
-            .map_err(in_app)?;
-        let Some(end) = page.last().map(|n| n.id) else {
-            break;
-        };
-        let page: Vec<Notification> = page.into_iter().filter(|n| n.id <= max).collect();
-        let states: Vec<(Uuid, &[u8])> = page
-            .iter()
-            .map(|n| (n.originator_id, n.state.as_slice()))
-            .collect();
-        let decoded_page = decoder
-            .decode_stored(&states)
-            .map_err(|f| f.context(format!("application {:?}", app.name)))?;
+    store.each_event_page(app, &*recorder, |page, states| {
+        let decoded_page = decoder.decode_stored(states).map_err(in_app)?;
         for (event, state) in page.iter().zip(decoded_page) {
             match &state {
                 // Forgotten states say nothing of the settings.
@@ -743,23 +726,10 @@ fn verify_application(
             report.events += 1;
             bar.inc(1);
         }
-        start = end + 1;
-    }
-    let mut after = None;
-    loop {
-        let page = store
-            .inspector
-            .select_snapshots(&app.tables, after, SUBSCRIPTION_PAGE)
-            .map_err(in_app)?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.originator_id, last.originator_version));
-        let states: Vec<(Uuid, &[u8])> = page
-            .iter()
-            .map(|s| (s.originator_id, s.state.as_slice()))
-            .collect();
-        let decoded_page = decoder
-            .decode_stored(&states)
-            .map_err(|f| f.context(format!("application {:?}", app.name)))?;
+        Ok(())
+    })?;
+    store.each_snapshot_page(app, |page, states| {
+        let decoded_page = decoder.decode_stored(states).map_err(in_app)?;
         for (snapshot, state) in page.iter().zip(decoded_page) {
             for check in checks.iter_mut() {
                 check.snapshot(snapshot, &state, &mut report.faults);
@@ -767,21 +737,16 @@ fn verify_application(
             report.snapshots += 1;
             bar.inc(1);
         }
-    }
-    let mut after = None;
-    loop {
-        let page = store
-            .inspector
-            .select_data_keys(&app.tables, after, SUBSCRIPTION_PAGE)
-            .map_err(in_app)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.originator_id);
-        for key in &page {
+        Ok(())
+    })?;
+    store.each_data_key_page(app, |page| {
+        for key in page {
             for check in checks.iter_mut() {
                 check.data_key(key, &mut report.faults);
             }
         }
-    }
+        Ok(())
+    })?;
     for check in checks.iter_mut() {
         check.finish(&mut report.faults);
         report.notes.extend(check.notes());
