@@ -255,8 +255,20 @@ impl TableNames {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PostgresFactory;
 
-impl InfrastructureFactory for PostgresFactory {
-    fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+impl PostgresFactory {
+    /// The blocking recorders of the application `env.name()`: its events and, if
+    /// `snapshotting`, its snapshots (tables created if they do not exist), and their names.
+    fn open(
+        env: &Environment,
+        snapshotting: bool,
+    ) -> Result<
+        (
+            PostgresApplicationRecorder,
+            Option<Arc<dyn AggregateRecorder>>,
+            TableNames,
+        ),
+        FactoryError,
+    > {
         let settings = settings_from_env(env)?;
         let datastore = Arc::new(PostgresDatastore::new(settings)?);
         let names = TableNames::of(env);
@@ -273,6 +285,13 @@ impl InfrastructureFactory for PostgresFactory {
         } else {
             None
         };
+        Ok((events, snapshots, names))
+    }
+}
+
+impl InfrastructureFactory for PostgresFactory {
+    fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
+        let (events, snapshots, _) = Self::open(env, snapshotting)?;
         Ok(Recorders::new(Arc::new(events), snapshots))
     }
 
@@ -282,27 +301,12 @@ impl InfrastructureFactory for PostgresFactory {
         env: &Environment,
         snapshotting: bool,
     ) -> Result<(Recorders, Arc<dyn DataKeyRecorder>), FactoryError> {
-        let settings = settings_from_env(env)?;
-        let datastore = Arc::new(PostgresDatastore::new(settings)?);
-        let names = TableNames::of(env);
-        let events = PostgresApplicationRecorder::new(
-            Arc::clone(&datastore),
-            &names.events,
-            &names.tracking,
-        )?;
+        let (events, snapshots, names) = Self::open(env, snapshotting)?;
         let keys = PostgresDataKeys::new(
             &events,
             &names.data_keys,
             snapshotting.then_some(names.snapshots.as_str()),
         )?;
-        let snapshots = if snapshotting {
-            Some(
-                Arc::new(PostgresAggregateRecorder::new(datastore, &names.snapshots)?)
-                    as Arc<dyn AggregateRecorder>,
-            )
-        } else {
-            None
-        };
         Ok((Recorders::new(Arc::new(events), snapshots), Arc::new(keys)))
     }
 
