@@ -255,20 +255,17 @@ impl TableNames {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PostgresFactory;
 
+/// An application's blocking recorders, as the factory opens them.
+struct Opened {
+    events: PostgresApplicationRecorder,
+    snapshots: Option<Arc<dyn AggregateRecorder>>,
+    names: TableNames,
+}
+
 impl PostgresFactory {
     /// The blocking recorders of the application `env.name()`: its events and, if
     /// `snapshotting`, its snapshots (tables created if they do not exist), and their names.
-    fn open(
-        env: &Environment,
-        snapshotting: bool,
-    ) -> Result<
-        (
-            PostgresApplicationRecorder,
-            Option<Arc<dyn AggregateRecorder>>,
-            TableNames,
-        ),
-        FactoryError,
-    > {
+    fn open(env: &Environment, snapshotting: bool) -> Result<Opened, FactoryError> {
         let settings = settings_from_env(env)?;
         let datastore = Arc::new(PostgresDatastore::new(settings)?);
         let names = TableNames::of(env);
@@ -285,14 +282,18 @@ impl PostgresFactory {
         } else {
             None
         };
-        Ok((events, snapshots, names))
+        Ok(Opened {
+            events,
+            snapshots,
+            names,
+        })
     }
 }
 
 impl InfrastructureFactory for PostgresFactory {
     fn recorders(&self, env: &Environment, snapshotting: bool) -> Result<Recorders, FactoryError> {
-        let (events, snapshots, _) = Self::open(env, snapshotting)?;
-        Ok(Recorders::new(Arc::new(events), snapshots))
+        let opened = Self::open(env, snapshotting)?;
+        Ok(Recorders::new(Arc::new(opened.events), opened.snapshots))
     }
 
     /// The data keys are in the table `{app}_data_keys` ([`PostgresDataKeys`]).
@@ -301,7 +302,11 @@ impl InfrastructureFactory for PostgresFactory {
         env: &Environment,
         snapshotting: bool,
     ) -> Result<(Recorders, Arc<dyn DataKeyRecorder>), FactoryError> {
-        let (events, snapshots, names) = Self::open(env, snapshotting)?;
+        let Opened {
+            events,
+            snapshots,
+            names,
+        } = Self::open(env, snapshotting)?;
         let keys = PostgresDataKeys::new(
             &events,
             &names.data_keys,
